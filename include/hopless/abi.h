@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * The one definition of everything that crosses the kernel boundary.
+ * Included by bpf/hopless.bpf.c (clang -target bpf) and by C++ (libhopless);
+ * userspace/bpf/abi_check.cpp static_asserts sizes and offsets, so a layout
+ * change that is not mirrored everywhere fails the build.
+ *
+ * Rules: fixed-width types only, explicit padding, no pointers, no enums in
+ * structs (their width is the compiler's choice). When a layout changes, bump
+ * HL_ABI_VERSION: map names carry it, so an upgraded daemon never adopts a
+ * pinned map of another shape.
+ */
+#ifndef HOPLESS_ABI_H
+#define HOPLESS_ABI_H
+
+#include <linux/types.h>
+
+#define HL_ABI_VERSION 1
+
+/* Default map capacities; the daemon overrides them from the config (maps:). */
+#define HL_DEFAULT_MAX_SERVICES 65536
+#define HL_DEFAULT_MAX_BACKENDS 262144
+#define HL_DEFAULT_MAX_SLOTS    (1u << 20)
+#define HL_DEFAULT_MAX_CGROUPS  4096
+#define HL_DEFAULT_MAX_NAMESPACES 1024
+#define HL_DEFAULT_AFFINITY_ENTRIES 65536
+#define HL_DEFAULT_REVNAT_ENTRIES 65536
+
+/* Largest slot table of one service (weights are spread over it). */
+#define HL_MAX_SLOTS_PER_SERVICE 4096
+/* How many slots a connect probes to find a backend of the socket's family. */
+#define HL_FAMILY_PROBES 8
+/* Deepest cgroup level searched for a namespace (nested cgroups inherit). */
+#define HL_MAX_CGROUP_DEPTH 16
+
+#define HL_NAME_LEN 64
+
+/* Algorithms (struct hl_service.algorithm). */
+#define HL_ALGO_RANDOM      0
+#define HL_ALGO_ROUND_ROBIN 1
+#define HL_ALGO_WEIGHTED    2
+
+/* Backend states (struct hl_backend.state). Only ACTIVE takes new connects;
+ * the reconciler leaves the others out of the slot table, and the datapath
+ * checks the state again so a racing connect never picks one. */
+#define HL_BACKEND_ACTIVE      0
+#define HL_BACKEND_DRAINING    1
+#define HL_BACKEND_QUARANTINED 2
+
+#define HL_FAMILY_V4 4
+#define HL_FAMILY_V6 6
+
+/* struct hl_cgroup_ns.flags: who attached this cgroup. */
+#define HL_CG_FROM_CONFIG 1
+#define HL_CG_FROM_CLI    2
+
+/* Service key: v4 addresses are stored v4-mapped (::ffff:a.b.c.d), so the
+ * connect6 hook finds a v4 VIP dialed as ::ffff:127.255.0.1 with the same key. */
+struct hl_service_key {
+	__u8  addr[16];
+	__u16 port;      /* network byte order */
+	__u8  proto;     /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8  pad;
+	__u32 ns_id;     /* namespace: a task sees only its own */
+};
+
+struct hl_service {
+	__u32 id;          /* index into service stats, key of slots */
+	__u32 generation;  /* slot table in force; bumped on every table change */
+	__u32 slot_count;  /* 0: no usable backend -> ECONNREFUSED */
+	__u8  algorithm;   /* HL_ALGO_* */
+	__u8  flags;
+	__u16 pad;
+	__u32 affinity_timeout_s; /* 0: no affinity */
+	__u32 pad2;
+};
+
+/* One slot of a service's selection table, in the generation it belongs to.
+ * A new table is written under a new generation and published by one update
+ * of the service entry, so a racing connect sees the old table or the new. */
+struct hl_slot_key {
+	__u32 service_id;
+	__u32 generation;
+	__u32 slot;
+};
+
+struct hl_backend {
+	__u8  addr[16];    /* v4 stored v4-mapped */
+	__u16 port;        /* network byte order */
+	__u8  family;      /* HL_FAMILY_V4 / HL_FAMILY_V6 */
+	__u8  state;       /* HL_BACKEND_* */
+	__u16 weight;
+	__u16 pad;
+	__u32 service_id;  /* owner: a backend id is never shared by services */
+};
+
+struct hl_cgroup_ns {
+	__u32 ns_id;
+	__u32 flags;       /* HL_CG_FROM_* */
+};
+
+/* Round-robin position per service (ARRAY indexed by service id). */
+struct hl_rr {
+	__u64 next;
+};
+
+/* Per-CPU counters, PERCPU_ARRAY indexed by service id. */
+struct hl_service_stats {
+	__u64 connections;     /* connects and sends redirected */
+	__u64 no_backend;      /* rejected with ECONNREFUSED */
+	__u64 udp_translations;
+	__u64 revnat_stale;
+	__u64 affinity_hits;
+	__u64 bind_rejects;
+	__u64 sockets_destroyed;
+	__u64 reserved;
+};
+
+/* Per-CPU counters, PERCPU_ARRAY indexed by backend id. */
+struct hl_backend_stats {
+	__u64 connections;
+	__u64 reserved;
+};
+
+/* Per socket (SK_STORAGE): what the connect hook decided, so getpeername can
+ * answer with the VIP and the lifecycle programs can count per backend. */
+struct hl_sock_meta {
+	__u8  vip[16];
+	__u16 vip_port;    /* network byte order */
+	__u8  vip_family;
+	__u8  pad;
+	__u32 service_id;
+	__u32 backend_id;
+	__u32 pad2;
+};
+
+/* Names for the CLI and for adoption after a restart (never read by BPF). */
+struct hl_service_meta {
+	char name[HL_NAME_LEN];
+	char ns[HL_NAME_LEN];
+};
+
+struct hl_ns_meta {
+	char name[HL_NAME_LEN];
+};
+
+/* Session affinity (LRU_HASH). A client is its network namespace and its
+ * cgroup: tasks with their own netns differ by cookie, tasks that share the
+ * host's netns differ by cgroup. */
+struct hl_affinity_key {
+	__u64 netns_cookie;
+	__u64 cgroup_id;
+	__u32 service_id;
+	__u32 pad;
+};
+
+struct hl_affinity {
+	__u64 last_used_ns;  /* bpf_ktime_get_ns() of the last connect */
+	__u32 backend_id;
+	__u32 pad;
+};
+
+/* Reverse translation of unconnected UDP (LRU_HASH): a reply from the backend
+ * to this socket is shown as coming from the VIP the application sent to. */
+struct hl_revnat_key {
+	__u64 cookie;      /* bpf_get_socket_cookie() */
+	__u8  addr[16];    /* backend */
+	__u16 port;
+	__u16 pad;
+	__u32 pad2;
+};
+
+struct hl_revnat {
+	__u8  vip[16];
+	__u16 vip_port;
+	__u16 pad;
+	__u32 service_id;
+	__u32 backend_id;
+	__u32 pad2;
+};
+
+#endif /* HOPLESS_ABI_H */

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package hopless needs to build, test, demo and benchmark.
+# Idempotent: packages already present are skipped by apt.
+set -euo pipefail
+if [[ $EUID -ne 0 ]]; then echo "install-deps: run as root (apt-get)" >&2; exit 1; fi
+PKGS=(
+  # build
+  build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev linux-libc-dev
+  # runtime peers for tests, demo and benchmarks
+  iproute2 curl nginx-light dnsmasq-base dnsutils haproxy wrk iperf3 nftables procps psmisc
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# nginx and haproxy packages start system services; hopless only runs its own instances.
+for svc in nginx haproxy; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+done

@@ -1,0 +1,41 @@
+// Invariant 6: a layout mismatch between the BPF side and C++ fails the build.
+// The figures are the layouts the BPF object was compiled with; changing a
+// struct means changing it here too and bumping HL_ABI_VERSION.
+#include <cstddef>
+
+#include "hopless/abi.h"
+
+#define HL_LAYOUT(T, size) static_assert(sizeof(T) == (size), #T " size changed: bump HL_ABI_VERSION")
+#define HL_AT(T, field, off) static_assert(offsetof(T, field) == (off), #T "." #field " moved")
+
+HL_LAYOUT(hl_service_key, 24);
+HL_AT(hl_service_key, port, 16);
+HL_AT(hl_service_key, proto, 18);
+HL_AT(hl_service_key, ns_id, 20);
+
+HL_LAYOUT(hl_service, 24);
+HL_AT(hl_service, generation, 4);
+HL_AT(hl_service, slot_count, 8);
+HL_AT(hl_service, algorithm, 12);
+HL_AT(hl_service, affinity_timeout_s, 16);
+
+HL_LAYOUT(hl_slot_key, 12);
+HL_LAYOUT(hl_backend, 28);
+HL_AT(hl_backend, port, 16);
+HL_AT(hl_backend, family, 18);
+HL_AT(hl_backend, state, 19);
+HL_AT(hl_backend, weight, 20);
+HL_AT(hl_backend, service_id, 24);
+
+HL_LAYOUT(hl_cgroup_ns, 8);
+HL_LAYOUT(hl_rr, 8);
+HL_LAYOUT(hl_service_stats, 64);
+HL_LAYOUT(hl_backend_stats, 16);
+HL_LAYOUT(hl_sock_meta, 32);
+HL_AT(hl_sock_meta, service_id, 20);
+HL_LAYOUT(hl_service_meta, 128);
+HL_LAYOUT(hl_ns_meta, 64);
+HL_LAYOUT(hl_affinity_key, 24);
+HL_LAYOUT(hl_affinity, 16);
+HL_LAYOUT(hl_revnat_key, 32);
+HL_LAYOUT(hl_revnat, 32);

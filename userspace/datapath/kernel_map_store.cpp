@@ -1,0 +1,21 @@
+#include "datapath/kernel_map_store.h"
+
+namespace hl {
+
+Status KernelMapStore::reset_service_counters(uint32_t id) {
+    if (auto st = m_.service_stats.reset(id); !st) return st;
+    return m_.rr.update(id, hl_rr{});
+}
+
+KernelState KernelMapStore::read() const {
+    KernelState s;
+    m_.services.for_each([&](const hl_service_key& k, const hl_service& v) { s.services.emplace_back(k, v); });
+    m_.service_meta.for_each([&](uint32_t k, const hl_service_meta& v) { s.service_meta[k] = v; });
+    m_.slots.for_each([&](const hl_slot_key& k, uint32_t v) { s.slots.emplace_back(k, v); });
+    m_.backends.for_each([&](uint32_t k, const hl_backend& v) { s.backends[k] = v; });
+    m_.cgroup_ns.for_each([&](uint64_t k, const hl_cgroup_ns& v) { s.cgroups[k] = v; });
+    m_.ns_meta.for_each([&](uint32_t k, const hl_ns_meta& v) { s.namespaces[k] = v; });
+    return s;
+}
+
+}  // namespace hl

@@ -1,0 +1,49 @@
+// What the reconciler writes through. The kernel implementation writes the
+// BPF maps; unit tests give the reconciler a fake that records every write,
+// so the order of writes (invariant 1) is testable without root.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "common/error.h"
+#include "hopless/abi.h"
+
+namespace hl {
+
+// Everything the datapath maps hold that the reconciler owns, as read back
+// from the kernel (adoption after a restart, the CLI, metrics).
+struct KernelState {
+    std::vector<std::pair<hl_service_key, hl_service>> services;
+    std::map<uint32_t, hl_service_meta> service_meta;
+    std::vector<std::pair<hl_slot_key, uint32_t>> slots;
+    std::map<uint32_t, hl_backend> backends;
+    std::map<uint64_t, hl_cgroup_ns> cgroups;
+    std::map<uint32_t, hl_ns_meta> namespaces;
+};
+
+class MapStore {
+public:
+    virtual ~MapStore() = default;
+
+    virtual Status put_namespace(uint32_t id, const hl_ns_meta& meta) = 0;
+    virtual Status delete_namespace(uint32_t id) = 0;
+    virtual Status put_backend(uint32_t id, const hl_backend& be) = 0;
+    virtual Status delete_backend(uint32_t id) = 0;
+    virtual Status put_slot(const hl_slot_key& key, uint32_t backend_id) = 0;
+    virtual Status delete_slot(const hl_slot_key& key) = 0;
+    virtual Status put_service(const hl_service_key& key, const hl_service& svc) = 0;
+    virtual Status delete_service(const hl_service_key& key) = 0;
+    virtual Status put_service_meta(uint32_t id, const hl_service_meta& meta) = 0;
+    virtual Status delete_service_meta(uint32_t id) = 0;
+    virtual Status put_cgroup(uint64_t cgroup_id, const hl_cgroup_ns& v) = 0;
+    virtual Status delete_cgroup(uint64_t cgroup_id) = 0;
+    // A reused id starts its counters (and round-robin position) from zero.
+    virtual Status reset_service_counters(uint32_t id) = 0;
+    virtual Status reset_backend_counters(uint32_t id) = 0;
+
+    virtual KernelState read() const = 0;
+};
+
+}  // namespace hl

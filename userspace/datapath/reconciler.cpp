@@ -1,0 +1,393 @@
+#include "datapath/reconciler.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "datapath/slot_table.h"
+
+namespace hl {
+
+namespace {
+
+std::vector<uint8_t> key_bytes(const hl_service_key& k) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&k);
+    return std::vector<uint8_t>(p, p + sizeof k);
+}
+
+template <size_t N>
+void copy_name(char (&dst)[N], const std::string& src) {
+    std::memset(dst, 0, N);
+    std::memcpy(dst, src.data(), std::min(src.size(), N - 1));
+}
+
+std::string name_of(const char* s, size_t n) { return std::string(s, strnlen(s, n)); }
+
+bool same_value(const hl_service& a, const hl_service& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool same_key(const hl_service_key& a, const hl_service_key& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+}  // namespace
+
+hl_service_key make_service_key(const IpAddress& vip, uint16_t port, Protocol proto, uint32_t ns_id) {
+    hl_service_key k{};
+    std::memcpy(k.addr, vip.bytes().data(), 16);
+    k.port = htons(port);
+    k.proto = static_cast<uint8_t>(proto);
+    k.ns_id = ns_id;
+    return k;
+}
+
+hl_backend make_backend(const Backend& b, uint32_t service_id) {
+    hl_backend v{};
+    std::memcpy(v.addr, b.address.bytes().data(), 16);
+    v.port = htons(b.port);
+    v.family = b.address.is_v4() ? HL_FAMILY_V4 : HL_FAMILY_V6;
+    v.state = static_cast<uint8_t>(b.state);
+    v.weight = b.weight;
+    v.service_id = service_id;
+    return v;
+}
+
+Reconciler::Reconciler(MapStore& store, CgroupAttacher& cgroups, MapLimits limits)
+    : store_(store),
+      cgroups_(cgroups),
+      limits_(limits),
+      service_ids_(limits.max_services),
+      backend_ids_(limits.max_backends),
+      ns_alloc_(HL_DEFAULT_MAX_NAMESPACES) {}
+
+Status Reconciler::counted(Status st) {
+    ++writes_;
+    return st;
+}
+
+void Reconciler::adopt() {
+    KernelState k = store_.read();
+    services_.clear();
+    ns_ids_.clear();
+    cgroup_recs_.clear();
+    std::map<uint32_t, std::string> ns_names;
+    for (const auto& [id, meta] : k.namespaces) {
+        std::string name = name_of(meta.name, sizeof meta.name);
+        ns_ids_[name] = id;
+        ns_names[id] = name;
+        ns_alloc_.claim(id);
+    }
+    std::set<uint32_t> live_services;
+    std::map<uint32_t, ServiceRec*> by_id;
+    for (const auto& [key, value] : k.services) {
+        ServiceRec rec;
+        rec.id = value.id;
+        rec.key = key;
+        rec.value = value;
+        auto meta = k.service_meta.find(value.id);
+        rec.spec.name = meta != k.service_meta.end() ? name_of(meta->second.name, HL_NAME_LEN)
+                                                      : "service-" + std::to_string(value.id);
+        rec.spec.ns = ns_names.count(key.ns_id) ? ns_names[key.ns_id] : "default";
+        rec.spec.vip = IpAddress::from_bytes(key.addr);
+        rec.spec.port = ntohs(key.port);
+        rec.spec.protocol = key.proto == IPPROTO_UDP ? Protocol::Udp : Protocol::Tcp;
+        rec.spec.algorithm = static_cast<Algorithm>(value.algorithm);
+        rec.spec.affinity_timeout_s = value.affinity_timeout_s;
+        service_ids_.claim(value.id);
+        live_services.insert(value.id);
+        auto [it, fresh] = services_.emplace(ServiceName{rec.spec.ns, rec.spec.name}, rec);
+        if (fresh) by_id[value.id] = &it->second;
+    }
+    for (const auto& [id, be] : k.backends) {
+        auto owner = by_id.find(be.service_id);
+        if (owner == by_id.end()) {
+            orphan_backends_.push_back(id);
+            continue;
+        }
+        Backend spec;
+        spec.address = IpAddress::from_bytes(be.addr);
+        spec.port = ntohs(be.port);
+        spec.weight = be.weight;
+        spec.state = static_cast<BackendState>(be.state);
+        owner->second->backends[{spec.address, spec.port}] = BackendRec{id, spec};
+        backend_ids_.claim(id);
+    }
+    // The table in force, in slot order; any other generation is retired.
+    std::map<uint32_t, std::map<uint32_t, uint32_t>> current;
+    for (const auto& [sk, bid] : k.slots) {
+        auto owner = by_id.find(sk.service_id);
+        if (owner != by_id.end() && sk.generation == owner->second->value.generation)
+            current[sk.service_id][sk.slot] = bid;
+        else if (owner != by_id.end())
+            owner->second->retired.push_back(sk);
+        else
+            orphan_slots_.push_back(sk);
+    }
+    for (auto& [id, rec] : by_id) {
+        for (const auto& [slot, bid] : current[id]) rec->slots.push_back(bid);
+        // Backends in the order of the table, so an unchanged config maps to
+        // the same table and nothing is rewritten.
+        std::vector<Backend> ordered;
+        for (const auto& [ep, b] : rec->backends) ordered.push_back(b.spec);
+        rec->spec.backends = ordered;
+    }
+    for (const auto& [id, v] : k.cgroups) cgroup_recs_[id] = CgroupRec{v};
+}
+
+Result<uint32_t> Reconciler::namespace_id(const std::string& name) {
+    if (auto it = ns_ids_.find(name); it != ns_ids_.end()) return it->second;
+    auto id = ns_alloc_.allocate();
+    if (!id) return Error{"no namespace id left for '" + name + "'", 0};
+    hl_ns_meta meta{};
+    copy_name(meta.name, name);
+    if (auto st = counted(store_.put_namespace(*id, meta)); !st) return st.error();
+    ns_ids_[name] = *id;
+    return *id;
+}
+
+Status Reconciler::remove_service(const ServiceRec& rec, const std::set<std::vector<uint8_t>>& keep_keys) {
+    // Unpublish first: from here no new connect can reach the parts below.
+    if (!keep_keys.count(key_bytes(rec.key)))
+        if (auto st = counted(store_.delete_service(rec.key)); !st) return st;
+    for (uint32_t i = 0; i < rec.slots.size(); ++i)
+        if (auto st = counted(store_.delete_slot({rec.id, rec.value.generation, i})); !st) return st;
+    for (const auto& sk : rec.retired)
+        if (auto st = counted(store_.delete_slot(sk)); !st) return st;
+    for (const auto& [ep, b] : rec.backends) {
+        if (auto st = counted(store_.delete_backend(b.id)); !st) return st;
+        backend_ids_.release(b.id);
+    }
+    if (auto st = counted(store_.delete_service_meta(rec.id)); !st) return st;
+    service_ids_.release(rec.id);
+    return ok_status();
+}
+
+// Writes one desired service over its current record (or a new one when rec
+// is empty). Returns whether anything changed.
+Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
+                                       const std::set<std::vector<uint8_t>>& desired_keys) {
+    auto ns = namespace_id(s.ns);
+    if (!ns) return ns.error();
+    bool changed = false;
+    const bool fresh = rec->id == 0;
+    if (fresh) {
+        auto id = service_ids_.allocate();
+        if (!id) return Error{"no service id left (maps.max_services=" + std::to_string(limits_.max_services) + ")", 0};
+        rec->id = *id;
+        if (auto st = counted(store_.reset_service_counters(rec->id)); !st) return st.error();
+        hl_service_meta meta{};
+        copy_name(meta.name, s.name);
+        copy_name(meta.ns, s.ns);
+        if (auto st = counted(store_.put_service_meta(rec->id, meta)); !st) return st.error();
+        changed = true;
+    }
+
+    // 1. Backends: new ones and changed weights/states, before any slot names them.
+    std::map<std::pair<IpAddress, uint16_t>, BackendRec> next;
+    std::vector<uint32_t> ids_in_order;
+    for (const auto& b : s.backends) {
+        std::pair<IpAddress, uint16_t> ep{b.address, b.port};
+        auto it = rec->backends.find(ep);
+        BackendRec br;
+        if (it != rec->backends.end()) {
+            br = it->second;
+            if (!(br.spec == b)) {
+                br.spec = b;
+                if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id))); !st) return st.error();
+                changed = true;
+            }
+        } else {
+            auto id = backend_ids_.allocate();
+            if (!id)
+                return Error{"no backend id left (maps.max_backends=" + std::to_string(limits_.max_backends) + ")", 0};
+            br = BackendRec{*id, b};
+            if (auto st = counted(store_.reset_backend_counters(br.id)); !st) return st.error();
+            if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id))); !st) return st.error();
+            changed = true;
+        }
+        next[ep] = br;
+        ids_in_order.push_back(br.id);
+    }
+
+    // 2. The table, written whole under a new generation when it differs.
+    std::vector<uint32_t> table;
+    for (uint32_t idx : build_slot_table(s.backends, HL_MAX_SLOTS_PER_SERVICE)) table.push_back(ids_in_order[idx]);
+    hl_service value = rec->value;
+    value.id = rec->id;
+    value.algorithm = static_cast<uint8_t>(s.algorithm);
+    value.affinity_timeout_s = s.affinity_timeout_s;
+    const bool new_table = fresh || table != rec->slots;
+    if (new_table) {
+        value.generation = rec->value.generation + 1;
+        value.slot_count = static_cast<uint32_t>(table.size());
+        for (uint32_t i = 0; i < table.size(); ++i)
+            if (auto st = counted(store_.put_slot({rec->id, value.generation, i}, table[i])); !st) return st.error();
+    }
+
+    // 3. Publish: one update of the service entry switches connects over.
+    hl_service_key key = make_service_key(*s.vip, s.port, s.protocol, *ns);
+    const bool key_moved = !fresh && !same_key(key, rec->key);
+    if (fresh || key_moved || !same_value(value, rec->value)) {
+        if (auto st = counted(store_.put_service(key, value)); !st) return st.error();
+        changed = true;
+    }
+    if (key_moved && !desired_keys.count(key_bytes(rec->key)))
+        if (auto st = counted(store_.delete_service(rec->key)); !st) return st.error();
+
+    // 4. Retire: the table before last goes now; the one just replaced stays
+    // for readers that loaded the old service entry a moment ago.
+    if (new_table) {
+        for (const auto& sk : rec->retired)
+            if (auto st = counted(store_.delete_slot(sk)); !st) return st.error();
+        rec->retired.clear();
+        if (!fresh)
+            for (uint32_t i = 0; i < rec->slots.size(); ++i)
+                rec->retired.push_back({rec->id, rec->value.generation, i});
+    }
+    // 5. Backends that left the set.
+    for (const auto& [ep, br] : rec->backends) {
+        if (next.count(ep)) continue;
+        if (auto st = counted(store_.delete_backend(br.id)); !st) return st.error();
+        backend_ids_.release(br.id);
+        changed = true;
+    }
+    rec->key = key;
+    rec->value = value;
+    rec->slots = table;
+    rec->backends = std::move(next);
+    rec->spec = s;
+    return changed;
+}
+
+Result<ApplyReport> Reconciler::apply(const Config& cfg) {
+    writes_ = 0;
+    ApplyReport report;
+
+    // ---- plan: everything that can fail without the kernel, before any write.
+    std::vector<Service> desired = cfg.services;
+    std::set<IpAddress> used;
+    for (const auto& s : desired)
+        if (s.vip) used.insert(*s.vip);
+    for (auto& s : desired) {
+        if (s.vip) continue;
+        auto prev = services_.find({s.ns, s.name});
+        if (prev != services_.end() && prev->second.spec.vip && cfg.vip_pool.contains(*prev->second.spec.vip) &&
+            !used.count(*prev->second.spec.vip)) {
+            s.vip = prev->second.spec.vip;  // a service keeps its VIP across reloads
+            used.insert(*s.vip);
+        }
+    }
+    for (auto& s : desired) {
+        if (s.vip) continue;
+        if (!cfg.vip_pool.base.is_v4())
+            return Error{"vip_pool: only an IPv4 pool can allocate VIPs (service '" + s.name + "' names none)", 0};
+        uint32_t base = cfg.vip_pool.base.v4_host_order();
+        uint32_t size = cfg.vip_pool.length >= 32 ? 1 : (1u << (32 - cfg.vip_pool.length));
+        uint32_t mask = ~(size - 1);
+        for (uint32_t i = 1; i + 1 < size || (size <= 2 && i < size); ++i) {
+            auto a = IpAddress::v4((base & mask) + i);
+            if (!used.count(a)) {
+                s.vip = a;
+                used.insert(a);
+                break;
+            }
+        }
+        if (!s.vip)
+            return Error{"vip_pool: " + cfg.vip_pool.to_string() + " has no free address for service '" + s.name + "'",
+                         0};
+    }
+    struct WantCgroup {
+        std::string path;
+        uint64_t id;
+        std::string ns;
+    };
+    std::vector<WantCgroup> want_cgroups;
+    std::set<uint64_t> want_ids;
+    for (size_t i = 0; i < cfg.attach.size(); ++i) {
+        auto r = cgroups_.resolve(cfg.attach[i].cgroup);
+        if (!r)
+            return Error{"attach[" + std::to_string(i) + "].cgroup: '" + cfg.attach[i].cgroup + "': " + r.error().what(),
+                         0};
+        if (!want_ids.insert(r->id).second)
+            return Error{"attach[" + std::to_string(i) + "].cgroup: '" + cfg.attach[i].cgroup +
+                             "' is the same cgroup as an earlier entry",
+                         0};
+        want_cgroups.push_back({r->path, r->id, cfg.attach[i].ns});
+    }
+
+    // ---- write.
+    for (const auto& sk : orphan_slots_)
+        if (auto st = counted(store_.delete_slot(sk)); !st) return st.error();
+    orphan_slots_.clear();
+    for (uint32_t id : orphan_backends_)
+        if (auto st = counted(store_.delete_backend(id)); !st) return st.error();
+    orphan_backends_.clear();
+
+    std::set<ServiceName> want_names;
+    std::set<std::vector<uint8_t>> desired_keys;
+    for (const auto& s : desired) {
+        want_names.insert({s.ns, s.name});
+        if (auto it = ns_ids_.find(s.ns); it != ns_ids_.end())
+            desired_keys.insert(key_bytes(make_service_key(*s.vip, s.port, s.protocol, it->second)));
+    }
+    // Removed services first, so their ids and keys are free for new ones.
+    for (auto it = services_.begin(); it != services_.end();) {
+        if (want_names.count(it->first)) {
+            ++it;
+            continue;
+        }
+        if (auto st = remove_service(it->second, desired_keys); !st) return st.error();
+        ++report.removed;
+        it = services_.erase(it);
+    }
+    for (const auto& s : desired) {
+        auto it = services_.find({s.ns, s.name});
+        const bool fresh = it == services_.end();
+        ServiceRec scratch;
+        ServiceRec* rec = fresh ? &scratch : &it->second;
+        auto changed = write_service(s, rec, desired_keys);
+        if (fresh && rec->id) services_.emplace(ServiceName{s.ns, s.name}, *rec);
+        if (!changed) return changed.error();
+        if (fresh) ++report.added;
+        else if (*changed) ++report.changed;
+        else ++report.unchanged;
+    }
+
+    // Cgroups: the namespace entry before the link, so the first connect of
+    // a newly attached task already finds its namespace.
+    for (const auto& w : want_cgroups) {
+        auto ns = namespace_id(w.ns);
+        if (!ns) return ns.error();
+        hl_cgroup_ns v{*ns, HL_CG_FROM_CONFIG};
+        auto it = cgroup_recs_.find(w.id);
+        if (it == cgroup_recs_.end() || std::memcmp(&it->second.value, &v, sizeof v) != 0) {
+            if (auto st = counted(store_.put_cgroup(w.id, v)); !st) return st.error();
+            cgroup_recs_[w.id] = CgroupRec{v};
+        }
+        if (auto st = cgroups_.attach(w.id, w.path); !st) return st.error();
+    }
+    for (auto it = cgroup_recs_.begin(); it != cgroup_recs_.end();) {
+        if (want_ids.count(it->first) || !(it->second.value.flags & HL_CG_FROM_CONFIG)) {
+            ++it;
+            continue;
+        }
+        if (auto st = cgroups_.detach(it->first); !st) return st.error();
+        if (auto st = counted(store_.delete_cgroup(it->first)); !st) return st.error();
+        it = cgroup_recs_.erase(it);
+    }
+
+    // Namespaces nobody names any more.
+    std::set<uint32_t> live_ns;
+    for (const auto& [n, rec] : services_) live_ns.insert(rec.key.ns_id);
+    for (const auto& [id, rec] : cgroup_recs_) live_ns.insert(rec.value.ns_id);
+    for (auto it = ns_ids_.begin(); it != ns_ids_.end();) {
+        if (live_ns.count(it->second)) {
+            ++it;
+            continue;
+        }
+        if (auto st = counted(store_.delete_namespace(it->second)); !st) return st.error();
+        ns_alloc_.release(it->second);
+        it = ns_ids_.erase(it);
+    }
+    report.map_writes = writes_;
+    return report;
+}
+
+}  // namespace hl

@@ -1,0 +1,86 @@
+// Desired state -> BPF maps, in an order that keeps the datapath's
+// invariants while connects race the update:
+//
+//  1. new backends are written before any slot names them;
+//  2. a changed selection table is written whole under a new generation and
+//     published by ONE update of the service entry (invariant 1);
+//  3. the previous generation stays for racing readers and goes at the next
+//     change; removed backends go after the publish;
+//  4. a removed service is unpublished (its key deleted) before its parts;
+//  5. cgroups are attached after the services they will see exist.
+//
+// Everything that can fail for a reason other than the kernel (VIP pool
+// exhausted, cgroup missing) is checked before the first write, so a bad
+// input never reaches the kernel (invariant 5).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "datapath/cgroup_attacher.h"
+#include "datapath/id_allocator.h"
+#include "datapath/map_store.h"
+#include "model/config.h"
+
+namespace hl {
+
+struct ApplyReport {
+    size_t added = 0, removed = 0, changed = 0, unchanged = 0;
+    size_t map_writes = 0;  // updates + deletes issued to the maps
+};
+
+class Reconciler {
+public:
+    Reconciler(MapStore& store, CgroupAttacher& cgroups, MapLimits limits);
+
+    // Rebuilds the shadow state from what the maps hold (a restarted daemon
+    // keeps ids, VIPs and tables; nothing is written).
+    void adopt();
+    Result<ApplyReport> apply(const Config& desired);
+
+    struct BackendRec {
+        uint32_t id = 0;
+        Backend spec;
+    };
+    struct ServiceRec {
+        uint32_t id = 0;
+        Service spec;  // vip always set
+        hl_service_key key{};
+        hl_service value{};
+        std::map<std::pair<IpAddress, uint16_t>, BackendRec> backends;
+        std::vector<uint32_t> slots;  // backend ids of the generation in force
+        std::vector<hl_slot_key> retired;  // the previous table, kept for racing readers
+    };
+    using ServiceName = std::pair<std::string, std::string>;  // namespace, name
+    const std::map<ServiceName, ServiceRec>& services() const { return services_; }
+    const std::map<std::string, uint32_t>& namespaces() const { return ns_ids_; }
+
+private:
+    struct CgroupRec {
+        hl_cgroup_ns value{};
+    };
+    Status remove_service(const ServiceRec& rec, const std::set<std::vector<uint8_t>>& keep_keys);
+    Result<bool> write_service(const Service& s, ServiceRec* rec, const std::set<std::vector<uint8_t>>& desired_keys);
+    Result<uint32_t> namespace_id(const std::string& name);
+    Status counted(Status st);
+
+    MapStore& store_;
+    CgroupAttacher& cgroups_;
+    MapLimits limits_;
+    IdAllocator service_ids_, backend_ids_, ns_alloc_;
+    std::map<ServiceName, ServiceRec> services_;
+    std::map<std::string, uint32_t> ns_ids_;
+    std::map<uint64_t, CgroupRec> cgroup_recs_;
+    std::vector<hl_slot_key> orphan_slots_;
+    std::vector<uint32_t> orphan_backends_;
+    size_t writes_ = 0;
+};
+
+hl_service_key make_service_key(const IpAddress& vip, uint16_t port, Protocol proto, uint32_t ns_id);
+hl_backend make_backend(const Backend& b, uint32_t service_id);
+
+}  // namespace hl

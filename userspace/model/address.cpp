@@ -1,0 +1,88 @@
+#include "model/address.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace hl {
+
+IpAddress IpAddress::v4(uint32_t host_order) {
+    IpAddress a;
+    a.b_[10] = 0xff;
+    a.b_[11] = 0xff;
+    uint32_t be = htonl(host_order);
+    std::memcpy(&a.b_[12], &be, 4);
+    return a;
+}
+
+IpAddress IpAddress::from_bytes(const uint8_t* b16) {
+    IpAddress a;
+    std::memcpy(a.b_.data(), b16, 16);
+    return a;
+}
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+    if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
+    if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
+    std::string s(text);
+    in_addr v4{};
+    if (inet_pton(AF_INET, s.c_str(), &v4) == 1) return IpAddress::v4(ntohl(v4.s_addr));
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) return IpAddress::from_bytes(v6.s6_addr);
+    return std::nullopt;
+}
+
+bool IpAddress::is_v4() const {
+    static constexpr uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(b_.data(), prefix, 12) == 0;
+}
+
+uint32_t IpAddress::v4_host_order() const {
+    uint32_t be;
+    std::memcpy(&be, &b_[12], 4);
+    return ntohl(be);
+}
+
+std::string IpAddress::to_string() const {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (is_v4())
+        inet_ntop(AF_INET, &b_[12], buf, sizeof buf);
+    else
+        inet_ntop(AF_INET6, b_.data(), buf, sizeof buf);
+    return buf;
+}
+
+std::string IpAddress::with_port(uint16_t port) const {
+    return is_v4() ? to_string() + ":" + std::to_string(port) : "[" + to_string() + "]:" + std::to_string(port);
+}
+
+std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
+    auto slash = text.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    auto addr = IpAddress::parse(text.substr(0, slash));
+    if (!addr) return std::nullopt;
+    auto len_s = text.substr(slash + 1);
+    int len = -1;
+    auto [p, ec] = std::from_chars(len_s.data(), len_s.data() + len_s.size(), len);
+    if (ec != std::errc() || p != len_s.data() + len_s.size()) return std::nullopt;
+    int max = addr->is_v4() ? 32 : 128;
+    if (len < 0 || len > max) return std::nullopt;
+    return IpPrefix{*addr, len};
+}
+
+bool IpPrefix::contains(const IpAddress& a) const {
+    if (a.is_v4() != base.is_v4()) return false;
+    int bits = base.is_v4() ? 96 + length : length;
+    const auto& x = a.bytes();
+    const auto& y = base.bytes();
+    for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+        uint8_t mask = bits >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - bits));
+        if ((x[i] & mask) != (y[i] & mask)) return false;
+    }
+    return true;
+}
+
+std::string IpPrefix::to_string() const { return base.to_string() + "/" + std::to_string(length); }
+
+}  // namespace hl

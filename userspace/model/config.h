@@ -1,0 +1,35 @@
+// The daemon's whole desired configuration (DESIGN.md "Config").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/address.h"
+#include "model/service.h"
+
+namespace hl {
+
+struct Attachment {
+    std::string cgroup;  // absolute, or relative to the cgroup v2 mount
+    std::string ns = "default";
+    bool operator==(const Attachment&) const = default;
+};
+
+struct MapLimits {
+    uint32_t max_services = 65536;
+    uint32_t max_backends = 262144;
+    bool operator==(const MapLimits&) const = default;
+};
+
+struct Config {
+    std::string pin_dir = "/sys/fs/bpf/hopless";
+    IpPrefix vip_pool = *IpPrefix::parse("127.255.0.0/16");
+    std::string metrics_listen = "127.0.0.1:9464";
+    std::string control_socket = "/run/hopless/hopless.sock";
+    MapLimits maps;
+    std::vector<Attachment> attach;
+    std::vector<Service> services;
+};
+
+}  // namespace hl
