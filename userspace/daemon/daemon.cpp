@@ -1,0 +1,132 @@
+#include "daemon/daemon.h"
+
+#include <prometheus/exposer.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+
+#include "bpf/cgroup.h"
+#include "discovery/config_file.h"
+
+namespace hl {
+
+namespace {
+std::optional<std::string> check_cgroup(const std::string& path) {
+    auto r = resolve_cgroup(path);
+    if (!r) return r.error().what();
+    return std::nullopt;
+}
+}  // namespace
+
+Daemon::Daemon(DaemonOptions opts) : opts_(std::move(opts)), signals_(io_, SIGHUP, SIGTERM, SIGINT) {}
+
+Daemon::~Daemon() = default;
+
+Status Daemon::start(const Config& cfg) {
+    pin_dir_ = opts_.pin_dir ? *opts_.pin_dir : cfg.pin_dir;
+    limits_ = cfg.maps;
+    auto obj = DatapathObject::load({pin_dir_, limits_.max_services, limits_.max_backends});
+    if (!obj) return obj.error();
+    object_ = std::move(obj.value());
+    auto progs = object_->programs();
+    if (!progs) return progs.error();
+    programs_ = std::move(progs.value());
+    // Pinned links (a previous daemon's) switch to this build's programs in
+    // one atomic step each: redirection never has a gap.
+    links_ = std::make_unique<LinkStore>(pin_dir_);
+    if (auto st = links_->upgrade_all(programs_); !st) return st;
+    if (auto st = pin_programs(programs_, pin_dir_); !st) return st;
+    auto maps = object_->maps();
+    if (!maps) return maps.error();
+    store_ = std::make_unique<KernelMapStore>(std::move(maps.value()));
+    attacher_ = std::make_unique<KernelCgroupAttacher>(*links_, programs_);
+    reconciler_ = std::make_unique<Reconciler>(*store_, *attacher_, limits_);
+    reconciler_->adopt();
+    spdlog::info("datapath loaded, pin dir {}; adopted {} services from pinned maps", pin_dir_,
+                 reconciler_->services().size());
+    auto t0 = std::chrono::steady_clock::now();
+    auto report = reconciler_->apply(cfg);
+    if (!report) return report.error();
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    spdlog::info("config {} applied in {} us: {} services ({} added, {} changed, {} removed), {} map writes",
+                 opts_.config, us, cfg.services.size(), report->added, report->changed, report->removed,
+                 report->map_writes);
+    counters_.reloads_ok++;
+    return ok_status();
+}
+
+void Daemon::reload(const char* why) {
+    spdlog::info("reloading config {} ({})", opts_.config, why);
+    auto cfg = load_config_file(opts_.config, check_cgroup);
+    if (!cfg) {
+        counters_.reloads_rejected++;
+        spdlog::error("config rejected, the last good config stays in force: {}", cfg.error().what());
+        return;
+    }
+    if (cfg->maps != limits_)
+        spdlog::warn("maps: sizes change only at a restart with --cleanup; keeping the loaded sizes");
+    if (!opts_.pin_dir && cfg->pin_dir != pin_dir_)
+        spdlog::warn("pin_dir: changes only at a restart; keeping {}", pin_dir_);
+    auto t0 = std::chrono::steady_clock::now();
+    auto report = reconciler_->apply(*cfg);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    if (!report) {
+        counters_.reloads_rejected++;
+        spdlog::error("config rejected, the last good config stays in force: {}", report.error().what());
+        return;
+    }
+    counters_.reloads_ok++;
+    spdlog::info("config applied in {} us: {} added, {} changed, {} removed, {} unchanged, {} map writes", us,
+                 report->added, report->changed, report->removed, report->unchanged, report->map_writes);
+    if (cfg->metrics_listen != metrics_listen_) spdlog::warn("metrics.listen: changes only at a restart");
+}
+
+void Daemon::start_metrics(const std::string& listen) {
+    metrics_listen_ = listen;
+    auto maps = object_->maps();
+    if (!maps) {
+        spdlog::error("metrics disabled: {}", maps.error().what());
+        return;
+    }
+    collector_ = std::make_shared<DatapathCollector>(std::move(maps.value()), counters_);
+    try {
+        exposer_ = std::make_unique<prometheus::Exposer>(listen);
+        exposer_->RegisterCollectable(collector_);
+        spdlog::info("metrics on http://{}/metrics", listen);
+    } catch (const std::exception& e) {
+        spdlog::error("metrics disabled: cannot listen on {}: {}", listen, e.what());
+    }
+}
+
+int Daemon::run() {
+    auto cfg = load_config_file(opts_.config, check_cgroup);
+    if (!cfg) {
+        spdlog::error("{}", cfg.error().what());
+        return 1;
+    }
+    if (auto st = start(*cfg); !st) {
+        spdlog::error("{}", st.error().what());
+        return 1;
+    }
+    start_metrics(cfg->metrics_listen);
+    watcher_ = std::make_unique<ConfigWatcher>(io_, opts_.config, [this] { reload("file changed"); });
+    watcher_->start();
+    std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+            reload("SIGHUP");
+            signals_.async_wait(on_signal);
+            return;
+        }
+        spdlog::info("{}: exiting; the datapath stays pinned under {} and keeps working", strsignal(sig), pin_dir_);
+        io_.stop();
+    };
+    signals_.async_wait(on_signal);
+    spdlog::info("hoplessd running (pid {})", getpid());
+    io_.run();
+    exposer_.reset();
+    return 0;
+}
+
+}  // namespace hl

@@ -1,0 +1,54 @@
+// hoplessd: one io_context; signals, the config watcher and the reconciler
+// run on it. The metrics exposer answers scrapes on its own thread, reading
+// the maps (never the daemon's state).
+#pragma once
+
+#include <utility>  // before asio: boost 1.74 awaitable.hpp misses it under C++20
+#include <boost/asio.hpp>
+#include <memory>
+
+#include "bpf/links.h"
+#include "bpf/object.h"
+#include "daemon/config_watcher.h"
+#include "daemon/options.h"
+#include "datapath/cgroup_attacher.h"
+#include "datapath/kernel_map_store.h"
+#include "datapath/reconciler.h"
+#include "metrics/collector.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace hl {
+
+class Daemon {
+public:
+    explicit Daemon(DaemonOptions opts);
+    ~Daemon();
+    int run();
+
+private:
+    Status start(const Config& first);
+    void reload(const char* why);
+    void start_metrics(const std::string& listen);
+
+    DaemonOptions opts_;
+    std::string pin_dir_;
+    MapLimits limits_;
+    boost::asio::io_context io_;
+    boost::asio::signal_set signals_;
+    std::unique_ptr<DatapathObject> object_;
+    ProgramSet programs_;
+    std::unique_ptr<LinkStore> links_;
+    std::unique_ptr<KernelMapStore> store_;
+    std::unique_ptr<KernelCgroupAttacher> attacher_;
+    std::unique_ptr<Reconciler> reconciler_;
+    std::unique_ptr<ConfigWatcher> watcher_;
+    DaemonCounters counters_;
+    std::shared_ptr<DatapathCollector> collector_;
+    std::unique_ptr<prometheus::Exposer> exposer_;
+    std::string metrics_listen_;
+};
+
+}  // namespace hl

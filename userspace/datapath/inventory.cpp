@@ -1,0 +1,81 @@
+#include "datapath/inventory.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "datapath/kernel_map_store.h"
+
+namespace hl {
+
+hl_service_stats sum_stats(const std::vector<hl_service_stats>& per_cpu) {
+    hl_service_stats t{};
+    for (const auto& s : per_cpu) {
+        t.connections += s.connections;
+        t.no_backend += s.no_backend;
+        t.udp_translations += s.udp_translations;
+        t.revnat_stale += s.revnat_stale;
+        t.affinity_hits += s.affinity_hits;
+        t.bind_rejects += s.bind_rejects;
+        t.sockets_destroyed += s.sockets_destroyed;
+    }
+    return t;
+}
+
+Inventory read_inventory(const MapSet& maps, bool with_stats) {
+    Inventory inv;
+    std::map<uint32_t, std::string> ns_names;
+    maps.ns_meta.for_each(
+        [&](uint32_t id, const hl_ns_meta& m) { ns_names[id] = std::string(m.name, strnlen(m.name, HL_NAME_LEN)); });
+    std::map<uint32_t, size_t> index;
+    maps.services.for_each([&](const hl_service_key& k, const hl_service& v) {
+        ServiceView s;
+        s.id = v.id;
+        if (auto meta = maps.service_meta.lookup(v.id)) s.name = std::string(meta->name, strnlen(meta->name, HL_NAME_LEN));
+        else s.name = "service-" + std::to_string(v.id);
+        s.ns = ns_names.count(k.ns_id) ? ns_names[k.ns_id] : std::to_string(k.ns_id);
+        s.vip = IpAddress::from_bytes(k.addr);
+        s.port = ntohs(k.port);
+        s.protocol = k.proto == IPPROTO_UDP ? Protocol::Udp : Protocol::Tcp;
+        s.algorithm = static_cast<Algorithm>(v.algorithm);
+        s.generation = v.generation;
+        s.slot_count = v.slot_count;
+        s.affinity_timeout_s = v.affinity_timeout_s;
+        if (with_stats) s.stats = sum_stats(maps.service_stats.lookup(v.id));
+        index[v.id] = inv.services.size();
+        inv.services.push_back(std::move(s));
+    });
+    std::map<uint32_t, std::map<uint32_t, uint32_t>> slot_counts;  // service -> backend -> slots
+    maps.slots.for_each([&](const hl_slot_key& k, uint32_t bid) {
+        auto it = index.find(k.service_id);
+        if (it != index.end() && inv.services[it->second].generation == k.generation) slot_counts[k.service_id][bid]++;
+    });
+    maps.backends.for_each([&](uint32_t id, const hl_backend& b) {
+        auto it = index.find(b.service_id);
+        if (it == index.end()) return;
+        BackendView v;
+        v.id = id;
+        v.spec.address = IpAddress::from_bytes(b.addr);
+        v.spec.port = ntohs(b.port);
+        v.spec.weight = b.weight;
+        v.spec.state = static_cast<BackendState>(b.state);
+        v.slots = slot_counts[b.service_id][id];
+        if (with_stats)
+            for (const auto& c : maps.backend_stats.lookup(id)) v.connections += c.connections;
+        inv.services[it->second].backends.push_back(v);
+    });
+    for (auto& s : inv.services)
+        std::sort(s.backends.begin(), s.backends.end(), [](auto& a, auto& b) { return a.id < b.id; });
+    std::sort(inv.services.begin(), inv.services.end(),
+              [](auto& a, auto& b) { return std::tie(a.ns, a.name) < std::tie(b.ns, b.name); });
+    maps.cgroup_ns.for_each([&](uint64_t id, const hl_cgroup_ns& v) {
+        inv.cgroups.push_back(CgroupView{id, ns_names.count(v.ns_id) ? ns_names[v.ns_id] : std::to_string(v.ns_id),
+                                         v.flags});
+    });
+    return inv;
+}
+
+}  // namespace hl

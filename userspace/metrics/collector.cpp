@@ -1,0 +1,75 @@
+#include "metrics/collector.h"
+
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/metric_type.h>
+
+#include "datapath/inventory.h"
+
+namespace hl {
+
+namespace {
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(const char* name, const char* help, MetricType type) {
+    MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    return f;
+}
+
+void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (f.type == MetricType::Counter) m.counter.value = value;
+    else m.gauge.value = value;
+    f.metric.push_back(std::move(m));
+}
+}  // namespace
+
+std::vector<MetricFamily> DatapathCollector::Collect() const {
+    Inventory inv = read_inventory(maps_);
+    auto conns = family("hopless_service_connections_total", "Connects (and UDP sends) redirected to a backend",
+                        MetricType::Counter);
+    auto nobe = family("hopless_service_no_backend_total",
+                       "Connects refused with ECONNREFUSED because the service had no usable backend",
+                       MetricType::Counter);
+    auto udp = family("hopless_service_udp_translations_total", "Unconnected UDP datagrams sent to a backend",
+                      MetricType::Counter);
+    auto stale = family("hopless_service_revnat_stale_total",
+                        "UDP replies whose reverse entry was stale (backend left the service)", MetricType::Counter);
+    auto aff = family("hopless_service_affinity_hits_total", "Connects that kept their client's backend",
+                      MetricType::Counter);
+    auto bind = family("hopless_service_bind_rejects_total", "bind() to a service VIP refused with EADDRINUSE",
+                       MetricType::Counter);
+    auto be_conns = family("hopless_backend_connections_total", "Connects redirected to this backend",
+                           MetricType::Counter);
+    auto be_healthy = family("hopless_backend_healthy", "1 when the backend takes new connections",
+                             MetricType::Gauge);
+    auto svcs = family("hopless_services", "Services loaded in the datapath", MetricType::Gauge);
+    auto reloads = family("hopless_config_reloads_total", "Config loads by result", MetricType::Counter);
+    for (const auto& s : inv.services) {
+        std::vector<ClientMetric::Label> l{{"namespace", s.ns}, {"service", s.name}};
+        add(conns, l, static_cast<double>(s.stats.connections));
+        add(nobe, l, static_cast<double>(s.stats.no_backend));
+        add(udp, l, static_cast<double>(s.stats.udp_translations));
+        add(stale, l, static_cast<double>(s.stats.revnat_stale));
+        add(aff, l, static_cast<double>(s.stats.affinity_hits));
+        add(bind, l, static_cast<double>(s.stats.bind_rejects));
+        for (const auto& b : s.backends) {
+            auto bl = l;
+            bl.push_back({"backend", b.spec.endpoint()});
+            add(be_conns, bl, static_cast<double>(b.connections));
+            add(be_healthy, bl, b.spec.state == BackendState::Active ? 1.0 : 0.0);
+        }
+    }
+    add(svcs, {}, static_cast<double>(inv.services.size()));
+    add(reloads, {{"result", "ok"}}, static_cast<double>(counters_.reloads_ok.load()));
+    add(reloads, {{"result", "rejected"}}, static_cast<double>(counters_.reloads_rejected.load()));
+    return {conns, nobe, udp, stale, aff, bind, be_conns, be_healthy, svcs, reloads};
+}
+
+}  // namespace hl

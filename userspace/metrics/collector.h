@@ -1,0 +1,28 @@
+// Prometheus metrics read from the maps at scrape time: nothing polls, and a
+// scrape always shows the kernel's counters as they are.
+#pragma once
+
+#include <prometheus/collectable.h>
+
+#include <atomic>
+#include <vector>
+
+#include "bpf/maps.h"
+
+namespace hl {
+
+struct DaemonCounters {
+    std::atomic<uint64_t> reloads_ok{0}, reloads_rejected{0};
+};
+
+class DatapathCollector : public prometheus::Collectable {
+public:
+    DatapathCollector(MapSet maps, const DaemonCounters& counters) : maps_(std::move(maps)), counters_(counters) {}
+    std::vector<prometheus::MetricFamily> Collect() const override;
+
+private:
+    MapSet maps_;
+    const DaemonCounters& counters_;
+};
+
+}  // namespace hl
