@@ -1,1 +1,68 @@
-int main() { return 0; }
+// hopless: inspect and steer the datapath (bpftool's grammar).
+#include <cstdio>
+#include <iostream>
+
+#include "cli.h"
+
+namespace hl::cli {
+
+const char* const kMainHelp =
+    "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
+    "       hopless help\n"
+    "\n"
+    "OBJECT := { service | backend | cgroup | stats | prog | map | hosts }\n"
+    "  service { list | show SERVICE }          services, VIPs and their backends\n"
+    "  backend list [service SERVICE]           backends with weight, state, connections\n"
+    "  cgroup { list | attach PATH [namespace NS] | detach PATH }\n"
+    "  stats [service SERVICE]                  per-service and per-backend counters\n"
+    "  prog show | map show | map dump MAP      the BPF programs and maps\n"
+    "  hosts [namespace NS]                     /etc/hosts lines: VIP name\n"
+    "SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n"
+    "\n"
+    "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | -V|--version | -h|--help }\n"
+    "  --pin-dir DIR   where hoplessd pinned the datapath (default /sys/fs/bpf/hopless)\n"
+    "  --socket PATH   the daemon's control socket (reserved; every command here reads the\n"
+    "                  pinned maps, so it works while the daemon is down)\n"
+    "Keywords match by unique prefix: 'hopless serv li' is 'hopless service list'.\n";
+
+}  // namespace hl::cli
+
+int main(int argc, char** argv) {
+    using namespace hl::cli;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    auto parsed = parse_args(args);
+    bool json_mode = false, pretty = false;
+    auto fail = [&](const std::string& msg) {
+        if (json_mode) std::cout << json{{"error", msg}}.dump(pretty ? 2 : -1) << "\n";
+        std::cerr << "hopless: " << msg << "\n";
+        return 1;
+    };
+    if (!parsed) return fail(parsed.error().what());
+    json_mode = parsed->opts.json;
+    pretty = parsed->opts.pretty;
+    if (parsed->opts.version) {
+        std::cout << (json_mode ? json{{"version", "0.1.0"}}.dump() : "hopless 0.1.0") << "\n";
+        return 0;
+    }
+    Context ctx{parsed->opts};
+    static const std::vector<Command> objects = {
+        {"service", cmd_service}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup}, {"stats", cmd_stats},
+        {"prog", cmd_prog},       {"map", cmd_map},         {"hosts", cmd_hosts},
+    };
+    Words words(parsed->words);
+    hl::Result<Output> out = hl::Error{"", 0};
+    if (words.empty() || parsed->opts.help) {
+        out = Output{json{{"help", kMainHelp}}, kMainHelp};
+        if (words.empty() && !parsed->opts.help) {
+            std::cerr << kMainHelp;
+            return 2;
+        }
+    } else {
+        out = dispatch(ctx, words, objects, kMainHelp);
+    }
+    if (!out) return fail(out.error().what());
+    if (json_mode) std::cout << out->data.dump(pretty ? 2 : -1) << "\n";
+    else std::cout << out->text;
+    std::cout.flush();
+    return std::cout ? 0 : 1;
+}

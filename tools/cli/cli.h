@@ -1,0 +1,69 @@
+// The hopless CLI: shared pieces of every command. Each command fills an
+// Output with JSON and text from the same data; main() prints one of them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "common/error.h"
+#include "datapath/inventory.h"
+
+namespace hl::cli {
+
+using json = nlohmann::json;
+using Words = std::span<const std::string>;
+
+struct Output {
+    json data;
+    std::string text;
+};
+
+struct Context {
+    GlobalOptions opts;
+};
+
+using Handler = Result<Output> (*)(Context&, Words args);
+
+struct Command {
+    const char* keyword;
+    Handler run;
+};
+
+// Dispatches args[0] among commands (first row is the default when args is
+// empty); `help` is always a command.
+Result<Output> dispatch(Context& ctx, Words args, const std::vector<Command>& table, const char* help_text);
+
+// Column-aligned text table.
+class Table {
+public:
+    explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
+    void row(std::vector<std::string> r) { rows_.push_back(std::move(r)); }
+    std::string str() const;
+
+private:
+    std::vector<std::vector<std::string>> rows_;
+};
+
+// Opens the pinned maps; the error says how to fix a missing pin dir.
+Result<MapSet> open_maps(const Context& ctx);
+// Finds a service by NAME, NAMESPACE/NAME or VIP:PORT.
+Result<const ServiceView*> find_service(const Inventory& inv, const std::string& what);
+
+json service_json(const ServiceView& s, bool with_backends);
+json stats_json(const hl_service_stats& s);
+
+// Object handlers.
+Result<Output> cmd_service(Context&, Words);
+Result<Output> cmd_backend(Context&, Words);
+Result<Output> cmd_cgroup(Context&, Words);
+Result<Output> cmd_stats(Context&, Words);
+Result<Output> cmd_prog(Context&, Words);
+Result<Output> cmd_map(Context&, Words);
+Result<Output> cmd_hosts(Context&, Words);
+
+extern const char* const kMainHelp;
+
+}  // namespace hl::cli

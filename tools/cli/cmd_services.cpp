@@ -1,0 +1,183 @@
+// hopless service | backend | stats | hosts: views of the services map.
+#include <map>
+#include <set>
+
+#include "cli.h"
+
+namespace hl::cli {
+
+namespace {
+
+const char* kServiceHelp =
+    "Usage: hopless service { list | show SERVICE | help }\n"
+    "       SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n";
+const char* kBackendHelp = "Usage: hopless backend { list [service SERVICE] | help }\n";
+const char* kStatsHelp = "Usage: hopless stats [service SERVICE]\n";
+const char* kHostsHelp =
+    "Usage: hopless hosts [namespace NS]\n"
+    "       prints an /etc/hosts file: localhost, then one 'VIP NAME' line per service\n";
+
+Result<Inventory> inventory(Context& ctx) {
+    auto maps = open_maps(ctx);
+    if (!maps) return maps.error();
+    return read_inventory(*maps);
+}
+
+Result<Output> service_list(Context& ctx, Words args) {
+    if (!args.empty()) return Error{"service list takes no arguments", 0};
+    auto inv = inventory(ctx);
+    if (!inv) return inv.error();
+    Output out{json::array(), ""};
+    Table t({"NAMESPACE", "NAME", "VIP:PORT", "PROTO", "ALGORITHM", "BACKENDS", "CONNECTIONS", "NO-BACKEND"});
+    for (const auto& s : inv->services) {
+        json j = service_json(s, false);
+        t.row({s.ns, s.name, s.endpoint(), to_string(s.protocol), to_string(s.algorithm),
+               std::to_string(j["active_backends"].get<size_t>()) + "/" + std::to_string(s.backends.size()),
+               std::to_string(s.stats.connections), std::to_string(s.stats.no_backend)});
+        out.data.push_back(std::move(j));
+    }
+    out.text = inv->services.empty() ? "no services\n" : t.str();
+    return out;
+}
+
+std::string describe(const ServiceView& s) {
+    std::string t;
+    t += "service " + s.ns + "/" + s.name + "  (id " + std::to_string(s.id) + ")\n";
+    t += "  vip        " + s.endpoint() + " " + to_string(s.protocol) + "\n";
+    t += "  algorithm  " + std::string(to_string(s.algorithm)) + "\n";
+    t += "  affinity   " + (s.affinity_timeout_s ? std::to_string(s.affinity_timeout_s) + "s" : std::string("off")) + "\n";
+    t += "  table      generation " + std::to_string(s.generation) + ", " + std::to_string(s.slot_count) + " slots\n";
+    t += "  counters   connections " + std::to_string(s.stats.connections) + ", no_backend " +
+         std::to_string(s.stats.no_backend) + ", udp " + std::to_string(s.stats.udp_translations) +
+         ", revnat_stale " + std::to_string(s.stats.revnat_stale) + ", affinity_hits " +
+         std::to_string(s.stats.affinity_hits) + ", bind_rejects " + std::to_string(s.stats.bind_rejects) +
+         ", sockets_destroyed " + std::to_string(s.stats.sockets_destroyed) + "\n";
+    Table b({"  BACKEND", "WEIGHT", "STATE", "SLOTS", "CONNECTIONS"});
+    for (const auto& be : s.backends)
+        b.row({"  " + be.spec.endpoint(), std::to_string(be.spec.weight), to_string(be.spec.state),
+               std::to_string(be.slots), std::to_string(be.connections)});
+    return t + (s.backends.empty() ? "  no backends: connects fail with ECONNREFUSED\n" : b.str());
+}
+
+Result<Output> service_show(Context& ctx, Words args) {
+    if (args.size() != 1) return Error{"service show needs one SERVICE (NAME, NAMESPACE/NAME or VIP:PORT)", 0};
+    auto inv = inventory(ctx);
+    if (!inv) return inv.error();
+    auto s = find_service(*inv, args[0]);
+    if (!s) return s.error();
+    return Output{service_json(**s, true), describe(**s)};
+}
+
+Result<Output> backend_list(Context& ctx, Words args) {
+    auto pairs = parse_pairs(args, {"service"});
+    if (!pairs) return pairs.error();
+    auto inv = inventory(ctx);
+    if (!inv) return inv.error();
+    std::vector<const ServiceView*> which;
+    if (!pairs->empty()) {
+        auto s = find_service(*inv, (*pairs)[0].second);
+        if (!s) return s.error();
+        which.push_back(*s);
+    } else {
+        for (const auto& s : inv->services) which.push_back(&s);
+    }
+    Output out{json::array(), ""};
+    Table t({"NAMESPACE", "SERVICE", "BACKEND", "WEIGHT", "STATE", "SLOTS", "CONNECTIONS"});
+    for (const auto* s : which)
+        for (const auto& b : s->backends) {
+            out.data.push_back({{"namespace", s->ns},
+                                {"service", s->name},
+                                {"id", b.id},
+                                {"address", b.spec.address.to_string()},
+                                {"port", b.spec.port},
+                                {"weight", b.spec.weight},
+                                {"state", to_string(b.spec.state)},
+                                {"slots", b.slots},
+                                {"connections", b.connections}});
+            t.row({s->ns, s->name, b.spec.endpoint(), std::to_string(b.spec.weight), to_string(b.spec.state),
+                   std::to_string(b.slots), std::to_string(b.connections)});
+        }
+    out.text = out.data.empty() ? "no backends\n" : t.str();
+    return out;
+}
+
+}  // namespace
+
+Result<Output> cmd_service(Context& ctx, Words args) {
+    static const std::vector<Command> table = {{"list", service_list}, {"show", service_show}};
+    return dispatch(ctx, args, table, kServiceHelp);
+}
+
+Result<Output> cmd_backend(Context& ctx, Words args) {
+    static const std::vector<Command> table = {{"list", backend_list}};
+    return dispatch(ctx, args, table, kBackendHelp);
+}
+
+Result<Output> cmd_stats(Context& ctx, Words args) {
+    if (!args.empty() && args[0] == "help") return Output{json{{"help", kStatsHelp}}, kStatsHelp};
+    auto pairs = parse_pairs(args, {"service"});
+    if (!pairs) return pairs.error();
+    auto inv = inventory(ctx);
+    if (!inv) return inv.error();
+    std::vector<const ServiceView*> which;
+    if (!pairs->empty()) {
+        auto s = find_service(*inv, (*pairs)[0].second);
+        if (!s) return s.error();
+        which.push_back(*s);
+    } else {
+        for (const auto& s : inv->services) which.push_back(&s);
+    }
+    Output out{json::array(), ""};
+    Table t({"NAMESPACE", "SERVICE", "CONNECTIONS", "NO-BACKEND", "UDP", "REVNAT-STALE", "AFFINITY-HITS",
+             "BIND-REJECTS", "DESTROYED"});
+    Table b({"NAMESPACE", "SERVICE", "BACKEND", "STATE", "CONNECTIONS"});
+    hl_service_stats total{};
+    for (const auto* s : which) {
+        json j{{"namespace", s->ns}, {"service", s->name}, {"stats", stats_json(s->stats)}};
+        json bs = json::array();
+        for (const auto& be : s->backends) {
+            bs.push_back({{"backend", be.spec.endpoint()}, {"state", to_string(be.spec.state)},
+                          {"connections", be.connections}});
+            b.row({s->ns, s->name, be.spec.endpoint(), to_string(be.spec.state), std::to_string(be.connections)});
+        }
+        j["backends"] = bs;
+        out.data.push_back(j);
+        const auto& x = s->stats;
+        t.row({s->ns, s->name, std::to_string(x.connections), std::to_string(x.no_backend),
+               std::to_string(x.udp_translations), std::to_string(x.revnat_stale), std::to_string(x.affinity_hits),
+               std::to_string(x.bind_rejects), std::to_string(x.sockets_destroyed)});
+        total.connections += x.connections;
+        total.no_backend += x.no_backend;
+    }
+    out.text = which.empty() ? "no services\n" : t.str() + "\n" + b.str();
+    return out;
+}
+
+Result<Output> cmd_hosts(Context& ctx, Words args) {
+    if (!args.empty() && args[0] == "help") return Output{json{{"help", kHostsHelp}}, kHostsHelp};
+    auto pairs = parse_pairs(args, {"namespace"});
+    if (!pairs) return pairs.error();
+    auto inv = inventory(ctx);
+    if (!inv) return inv.error();
+    std::string ns = pairs->empty() ? "" : (*pairs)[0].second;
+    if (!ns.empty()) {
+        bool known = false;
+        for (const auto& s : inv->services) known |= s.ns == ns;
+        if (!known) return Error{"namespace '" + ns + "' has no services", 0};
+    }
+    Output out{json::array(), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"};
+    std::set<std::pair<std::string, std::string>> seen;  // tcp and udp may share a name and VIP
+    for (const auto& s : inv->services) {
+        if (!ns.empty() && s.ns != ns) continue;
+        if (!seen.insert({s.vip.to_string(), s.name}).second) continue;
+        // Without a namespace filter, names are qualified so two namespaces'
+        // `web` do not collide.
+        std::string names = ns.empty() ? s.name + "." + s.ns : s.name;
+        if (ns.empty() && s.ns == "default") names = s.name + " " + names;
+        out.text += s.vip.to_string() + "\t" + names + "\n";
+        out.data.push_back({{"address", s.vip.to_string()}, {"name", s.name}, {"namespace", s.ns}});
+    }
+    return out;
+}
+
+}  // namespace hl::cli

@@ -1,0 +1,109 @@
+#include <algorithm>
+
+#include "cli.h"
+
+namespace hl::cli {
+
+Result<Output> dispatch(Context& ctx, Words args, const std::vector<Command>& table, const char* help_text) {
+    if (args.empty()) return table.front().run(ctx, args);
+    std::vector<std::string> keys;
+    for (const auto& c : table) keys.push_back(c.keyword);
+    keys.push_back("help");
+    auto k = match_keyword(args[0], keys);
+    if (!k) return k.error();
+    if (*k == table.size()) return Output{json{{"help", help_text}}, help_text};
+    return table[*k].run(ctx, args.subspan(1));
+}
+
+std::string Table::str() const {
+    std::vector<size_t> w;
+    for (const auto& r : rows_)
+        for (size_t i = 0; i < r.size(); ++i) {
+            if (w.size() <= i) w.push_back(0);
+            w[i] = std::max(w[i], r[i].size());
+        }
+    std::string out;
+    for (const auto& r : rows_) {
+        std::string line;
+        for (size_t i = 0; i < r.size(); ++i) {
+            line += r[i];
+            if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 2, ' ');
+        }
+        out += line + "\n";
+    }
+    return out;
+}
+
+Result<MapSet> open_maps(const Context& ctx) { return MapSet::open_pinned(ctx.opts.pin_dir); }
+
+Result<const ServiceView*> find_service(const Inventory& inv, const std::string& what) {
+    // VIP:PORT first: a name never contains ':' ... but an IPv6 VIP does.
+    auto colon = what.rfind(':');
+    if (colon != std::string::npos) {
+        auto addr = IpAddress::parse(what.substr(0, colon));
+        int port = -1;
+        try {
+            port = std::stoi(what.substr(colon + 1));
+        } catch (...) {
+        }
+        if (addr && port > 0) {
+            for (const auto& s : inv.services)
+                if (s.vip == *addr && s.port == port) return &s;
+            return Error{"no service at " + what, 0};
+        }
+    }
+    std::string ns, name = what;
+    if (auto slash = what.find('/'); slash != std::string::npos) {
+        ns = what.substr(0, slash);
+        name = what.substr(slash + 1);
+    }
+    std::vector<const ServiceView*> hits;
+    for (const auto& s : inv.services)
+        if (s.name == name && (ns.empty() || s.ns == ns)) hits.push_back(&s);
+    if (hits.size() == 1) return hits[0];
+    if (hits.empty()) return Error{"no service '" + what + "'", 0};
+    std::string list;
+    for (auto* s : hits) list += (list.empty() ? "" : ", ") + s->ns + "/" + s->name;
+    return Error{"'" + what + "' names services in several namespaces: " + list + " (use NAMESPACE/NAME)", 0};
+}
+
+json stats_json(const hl_service_stats& s) {
+    return json{{"connections", s.connections},         {"no_backend", s.no_backend},
+                {"udp_translations", s.udp_translations}, {"revnat_stale", s.revnat_stale},
+                {"affinity_hits", s.affinity_hits},       {"bind_rejects", s.bind_rejects},
+                {"sockets_destroyed", s.sockets_destroyed}};
+}
+
+json service_json(const ServiceView& s, bool with_backends) {
+    json j{{"id", s.id},
+           {"namespace", s.ns},
+           {"name", s.name},
+           {"vip", s.vip.to_string()},
+           {"port", s.port},
+           {"protocol", to_string(s.protocol)},
+           {"algorithm", to_string(s.algorithm)},
+           {"generation", s.generation},
+           {"slots", s.slot_count},
+           {"affinity_timeout", s.affinity_timeout_s},
+           {"stats", stats_json(s.stats)}};
+    if (with_backends) {
+        json bs = json::array();
+        for (const auto& b : s.backends)
+            bs.push_back({{"id", b.id},
+                          {"address", b.spec.address.to_string()},
+                          {"port", b.spec.port},
+                          {"weight", b.spec.weight},
+                          {"state", to_string(b.spec.state)},
+                          {"slots", b.slots},
+                          {"connections", b.connections}});
+        j["backends"] = bs;
+    } else {
+        size_t active = std::count_if(s.backends.begin(), s.backends.end(),
+                                      [](auto& b) { return b.spec.state == BackendState::Active && b.spec.weight > 0; });
+        j["backends"] = s.backends.size();
+        j["active_backends"] = active;
+    }
+    return j;
+}
+
+}  // namespace hl::cli
