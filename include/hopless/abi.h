@@ -13,7 +13,9 @@
 #ifndef HOPLESS_ABI_H
 #define HOPLESS_ABI_H
 
+#ifndef __VMLINUX_H__ /* BPF objects built on vmlinux.h have the types already */
 #include <linux/types.h>
+#endif
 
 #define HL_ABI_VERSION 1
 
@@ -47,6 +49,11 @@
 #define HL_BACKEND_DRAINING    1
 #define HL_BACKEND_QUARANTINED 2
 
+/* Backends whose redirected sockets are to be terminated (HASH, backend id ->
+ * owning service id), filled by the daemon before it runs the socket
+ * iterators of bpf/destroy.bpf.c. */
+#define HL_DEFAULT_MAX_DOOMED 4096
+
 #define HL_FAMILY_V4 4
 #define HL_FAMILY_V6 6
 
@@ -72,7 +79,7 @@ struct hl_service {
 	__u8  flags;
 	__u16 pad;
 	__u32 affinity_timeout_s; /* 0: no affinity */
-	__u32 pad2;
+	__u32 drain_timeout_s;    /* read by the daemon, not the datapath */
 };
 
 /* One slot of a service's selection table, in the generation it belongs to.

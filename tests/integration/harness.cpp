@@ -77,9 +77,21 @@ void TestDatapath::load() {
     attacher_ = std::make_unique<hl::KernelCgroupAttacher>(*links_, progs_);
     rec_ = std::make_unique<hl::Reconciler>(*store_, *attacher_, hl::MapLimits{4096, 16384});
     rec_->adopt();
+    auto t = hl::SocketTerminator::load(pin_dir_);
+    if (!t) throw std::runtime_error(t.error().what());
+    term_ = std::move(t.value());
+}
+
+uint64_t TestDatapath::terminate(const hl::ApplyReport& r, const std::vector<std::string>& cgroups) {
+    std::vector<hl::Doomed> d;
+    for (const auto& b : r.removed_backends) d.push_back({b.backend_id, b.service_id});
+    auto n = term_->terminate(d, cgroups);
+    if (!n) throw std::runtime_error(n.error().what());
+    return *n;
 }
 
 void TestDatapath::stop() {
+    term_.reset();
     rec_.reset();
     attacher_.reset();
     store_.reset();

@@ -16,6 +16,7 @@
 
 #include "bpf/links.h"
 #include "bpf/object.h"
+#include "bpf/socket_terminator.h"
 #include "datapath/cgroup_attacher.h"
 #include "datapath/inventory.h"
 #include "datapath/kernel_map_store.h"
@@ -64,6 +65,8 @@ public:
     void stop();
     void restart();
     hl::MapSet& maps() { return maps_; }
+    // What the daemon does after an apply: end the sockets of removed backends.
+    uint64_t terminate(const hl::ApplyReport& r, const std::vector<std::string>& cgroups);
     hl::Inventory inventory() const { return hl::read_inventory(maps_); }
     hl_service_stats service_stats(const std::string& name) const;
     uint64_t backend_connections(const std::string& service, uint16_t backend_port) const;
@@ -77,6 +80,7 @@ private:
     std::unique_ptr<hl::KernelMapStore> store_;
     std::unique_ptr<hl::KernelCgroupAttacher> attacher_;
     std::unique_ptr<hl::Reconciler> rec_;
+    std::unique_ptr<hl::SocketTerminator> term_;
     hl::MapSet maps_;
 };
 

@@ -46,6 +46,7 @@ std::string describe(const ServiceView& s) {
     t += "  vip        " + s.endpoint() + " " + to_string(s.protocol) + "\n";
     t += "  algorithm  " + std::string(to_string(s.algorithm)) + "\n";
     t += "  affinity   " + (s.affinity_timeout_s ? std::to_string(s.affinity_timeout_s) + "s" : std::string("off")) + "\n";
+    t += "  drain      " + (s.drain_timeout_s ? "sockets of a draining backend end after " + std::to_string(s.drain_timeout_s) + "s" : std::string("draining backends keep their sockets")) + "\n";
     t += "  table      generation " + std::to_string(s.generation) + ", " + std::to_string(s.slot_count) + " slots\n";
     t += "  counters   connections " + std::to_string(s.stats.connections) + ", no_backend " +
          std::to_string(s.stats.no_backend) + ", udp " + std::to_string(s.stats.udp_translations) +

@@ -85,6 +85,7 @@ json service_json(const ServiceView& s, bool with_backends) {
            {"generation", s.generation},
            {"slots", s.slot_count},
            {"affinity_timeout", s.affinity_timeout_s},
+           {"drain_timeout", s.drain_timeout_s},
            {"stats", stats_json(s.stats)}};
     if (with_backends) {
         json bs = json::array();

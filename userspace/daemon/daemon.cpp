@@ -43,6 +43,8 @@ Status Daemon::start(const Config& cfg) {
     attacher_ = std::make_unique<KernelCgroupAttacher>(*links_, programs_);
     reconciler_ = std::make_unique<Reconciler>(*store_, *attacher_, limits_);
     reconciler_->adopt();
+    if (auto t = SocketTerminator::load(pin_dir_); t) terminator_ = std::move(t.value());
+    else spdlog::warn("socket termination disabled: {}", t.error().what());
     spdlog::info("datapath loaded, pin dir {}; adopted {} services from pinned maps", pin_dir_,
                  reconciler_->services().size());
     auto t0 = std::chrono::steady_clock::now();
@@ -53,7 +55,55 @@ Status Daemon::start(const Config& cfg) {
                  opts_.config, us, cfg.services.size(), report->added, report->changed, report->removed,
                  report->map_writes);
     counters_.reloads_ok++;
+    after_apply(cfg, *report);
     return ok_status();
+}
+
+void Daemon::after_apply(const Config& cfg, const ApplyReport& report) {
+    attached_paths_.clear();
+    for (const auto& a : cfg.attach)
+        if (auto p = resolve_cgroup(a.cgroup)) attached_paths_.push_back(*p);
+    std::vector<Doomed> doomed;
+    for (const auto& r : report.removed_backends) doomed.push_back({r.backend_id, r.service_id});
+    terminate(doomed, "removed");
+    // Track how long each backend has been draining.
+    std::set<BackendKey> draining;
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& [name, svc] : reconciler_->services())
+        for (const auto& [ep, be] : svc.backends)
+            if (be.spec.state == BackendState::Draining && svc.spec.drain_timeout_s > 0) {
+                draining.insert({svc.id, be.id});
+                draining_since_.try_emplace({svc.id, be.id}, now);
+            }
+    std::erase_if(draining_since_, [&](const auto& kv) { return !draining.count(kv.first); });
+    std::erase_if(drained_, [&](const BackendKey& k) { return !draining.count(k); });
+}
+
+void Daemon::terminate(const std::vector<Doomed>& doomed, const char* why) {
+    if (doomed.empty() || !terminator_) return;
+    auto n = terminator_->terminate(doomed, attached_paths_);
+    if (!n) spdlog::warn("socket termination ({} backends): {}", why, n.error().what());
+    else spdlog::info("{} backends {}: {} redirected sockets terminated", doomed.size(), why, *n);
+}
+
+void Daemon::check_drains() {
+    auto now = std::chrono::steady_clock::now();
+    std::vector<Doomed> doomed;
+    for (const auto& [name, svc] : reconciler_->services())
+        for (const auto& [ep, be] : svc.backends) {
+            BackendKey k{svc.id, be.id};
+            auto it = draining_since_.find(k);
+            if (it == draining_since_.end() || drained_.count(k)) continue;
+            if (now - it->second >= std::chrono::seconds(svc.spec.drain_timeout_s)) {
+                doomed.push_back({be.id, svc.id});
+                drained_.insert(k);
+            }
+        }
+    terminate(doomed, "drained past drain_timeout");
+    drain_timer_.expires_after(std::chrono::seconds(1));
+    drain_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) check_drains();
+    });
 }
 
 void Daemon::reload(const char* why) {
@@ -77,6 +127,7 @@ void Daemon::reload(const char* why) {
         return;
     }
     counters_.reloads_ok++;
+    after_apply(*cfg, *report);
     spdlog::info("config applied in {} us: {} added, {} changed, {} removed, {} unchanged, {} map writes", us,
                  report->added, report->changed, report->removed, report->unchanged, report->map_writes);
     if (cfg->metrics_listen != metrics_listen_) spdlog::warn("metrics.listen: changes only at a restart");
@@ -123,6 +174,7 @@ int Daemon::run() {
         io_.stop();
     };
     signals_.async_wait(on_signal);
+    check_drains();
     spdlog::info("hoplessd running (pid {})", getpid());
     io_.run();
     exposer_.reset();

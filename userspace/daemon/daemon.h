@@ -5,10 +5,14 @@
 
 #include <utility>  // before asio: boost 1.74 awaitable.hpp misses it under C++20
 #include <boost/asio.hpp>
+#include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "bpf/links.h"
 #include "bpf/object.h"
+#include "bpf/socket_terminator.h"
 #include "daemon/config_watcher.h"
 #include "daemon/options.h"
 #include "datapath/cgroup_attacher.h"
@@ -32,6 +36,11 @@ private:
     Status start(const Config& first);
     void reload(const char* why);
     void start_metrics(const std::string& listen);
+    // Socket termination: at once for removed backends, after drain_timeout
+    // for draining ones (checked every second).
+    void after_apply(const Config& cfg, const ApplyReport& report);
+    void terminate(const std::vector<Doomed>& doomed, const char* why);
+    void check_drains();
 
     DaemonOptions opts_;
     std::string pin_dir_;
@@ -49,6 +58,12 @@ private:
     std::shared_ptr<DatapathCollector> collector_;
     std::unique_ptr<prometheus::Exposer> exposer_;
     std::string metrics_listen_;
+    std::unique_ptr<SocketTerminator> terminator_;
+    std::vector<std::string> attached_paths_;
+    using BackendKey = std::pair<uint32_t, uint32_t>;  // service id, backend id
+    std::map<BackendKey, std::chrono::steady_clock::time_point> draining_since_;
+    std::set<BackendKey> drained_;
+    boost::asio::steady_timer drain_timer_{io_};
 };
 
 }  // namespace hl

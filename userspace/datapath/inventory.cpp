@@ -44,6 +44,7 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
         s.generation = v.generation;
         s.slot_count = v.slot_count;
         s.affinity_timeout_s = v.affinity_timeout_s;
+        s.drain_timeout_s = v.drain_timeout_s;
         if (with_stats) s.stats = sum_stats(maps.service_stats.lookup(v.id));
         index[v.id] = inv.services.size();
         inv.services.push_back(std::move(s));

@@ -26,7 +26,7 @@ struct ServiceView {
     uint16_t port = 0;
     Protocol protocol = Protocol::Tcp;
     Algorithm algorithm = Algorithm::RoundRobin;
-    uint32_t generation = 0, slot_count = 0, affinity_timeout_s = 0;
+    uint32_t generation = 0, slot_count = 0, affinity_timeout_s = 0, drain_timeout_s = 0;
     std::vector<BackendView> backends;
     hl_service_stats stats{};
     std::string endpoint() const { return vip.with_port(port); }

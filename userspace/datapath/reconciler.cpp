@@ -90,6 +90,7 @@ void Reconciler::adopt() {
         rec.spec.protocol = key.proto == IPPROTO_UDP ? Protocol::Udp : Protocol::Tcp;
         rec.spec.algorithm = static_cast<Algorithm>(value.algorithm);
         rec.spec.affinity_timeout_s = value.affinity_timeout_s;
+        rec.spec.drain_timeout_s = value.drain_timeout_s;
         service_ids_.claim(value.id);
         live_services.insert(value.id);
         auto [it, fresh] = services_.emplace(ServiceName{rec.spec.ns, rec.spec.name}, rec);
@@ -142,7 +143,8 @@ Result<uint32_t> Reconciler::namespace_id(const std::string& name) {
     return *id;
 }
 
-Status Reconciler::remove_service(const ServiceRec& rec, const std::set<std::vector<uint8_t>>& keep_keys) {
+Status Reconciler::remove_service(const ServiceRec& rec, const std::set<std::vector<uint8_t>>& keep_keys,
+                                  ApplyReport& report) {
     // Unpublish first: from here no new connect can reach the parts below.
     if (!keep_keys.count(key_bytes(rec.key)))
         if (auto st = counted(store_.delete_service(rec.key)); !st) return st;
@@ -153,6 +155,7 @@ Status Reconciler::remove_service(const ServiceRec& rec, const std::set<std::vec
     for (const auto& [ep, b] : rec.backends) {
         if (auto st = counted(store_.delete_backend(b.id)); !st) return st;
         backend_ids_.release(b.id);
+        report.removed_backends.push_back({b.id, rec.id});
     }
     if (auto st = counted(store_.delete_service_meta(rec.id)); !st) return st;
     service_ids_.release(rec.id);
@@ -162,7 +165,7 @@ Status Reconciler::remove_service(const ServiceRec& rec, const std::set<std::vec
 // Writes one desired service over its current record (or a new one when rec
 // is empty). Returns whether anything changed.
 Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
-                                       const std::set<std::vector<uint8_t>>& desired_keys) {
+                                       const std::set<std::vector<uint8_t>>& desired_keys, ApplyReport& report) {
     auto ns = namespace_id(s.ns);
     if (!ns) return ns.error();
     bool changed = false;
@@ -213,6 +216,7 @@ Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
     value.id = rec->id;
     value.algorithm = static_cast<uint8_t>(s.algorithm);
     value.affinity_timeout_s = s.affinity_timeout_s;
+    value.drain_timeout_s = s.drain_timeout_s;
     const bool new_table = fresh || table != rec->slots;
     if (new_table) {
         value.generation = rec->value.generation + 1;
@@ -246,6 +250,7 @@ Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
         if (next.count(ep)) continue;
         if (auto st = counted(store_.delete_backend(br.id)); !st) return st.error();
         backend_ids_.release(br.id);
+        report.removed_backends.push_back({br.id, rec->id});
         changed = true;
     }
     rec->key = key;
@@ -333,7 +338,7 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
             ++it;
             continue;
         }
-        if (auto st = remove_service(it->second, desired_keys); !st) return st.error();
+        if (auto st = remove_service(it->second, desired_keys, report); !st) return st.error();
         ++report.removed;
         it = services_.erase(it);
     }
@@ -342,7 +347,7 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
         const bool fresh = it == services_.end();
         ServiceRec scratch;
         ServiceRec* rec = fresh ? &scratch : &it->second;
-        auto changed = write_service(s, rec, desired_keys);
+        auto changed = write_service(s, rec, desired_keys, report);
         if (fresh && rec->id) services_.emplace(ServiceName{s.ns, s.name}, *rec);
         if (!changed) return changed.error();
         if (fresh) ++report.added;
@@ -365,6 +370,14 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
     }
     for (auto it = cgroup_recs_.begin(); it != cgroup_recs_.end();) {
         if (want_ids.count(it->first) || !(it->second.value.flags & HL_CG_FROM_CONFIG)) {
+            ++it;
+            continue;
+        }
+        if (it->second.value.flags & HL_CG_FROM_CLI) {
+            // Also attached by hand (hopless cgroup attach): it stays until
+            // detached by hand; only the config's claim goes.
+            it->second.value.flags &= ~static_cast<uint32_t>(HL_CG_FROM_CONFIG);
+            if (auto st = counted(store_.put_cgroup(it->first, it->second.value)); !st) return st.error();
             ++it;
             continue;
         }

@@ -31,6 +31,12 @@ namespace hl {
 struct ApplyReport {
     size_t added = 0, removed = 0, changed = 0, unchanged = 0;
     size_t map_writes = 0;  // updates + deletes issued to the maps
+    // Backends that left their service in this apply: their redirected
+    // sockets are to be terminated.
+    struct RemovedBackend {
+        uint32_t backend_id, service_id;
+    };
+    std::vector<RemovedBackend> removed_backends;
 };
 
 class Reconciler {
@@ -63,8 +69,10 @@ private:
     struct CgroupRec {
         hl_cgroup_ns value{};
     };
-    Status remove_service(const ServiceRec& rec, const std::set<std::vector<uint8_t>>& keep_keys);
-    Result<bool> write_service(const Service& s, ServiceRec* rec, const std::set<std::vector<uint8_t>>& desired_keys);
+    Status remove_service(const ServiceRec& rec, const std::set<std::vector<uint8_t>>& keep_keys,
+                          ApplyReport& report);
+    Result<bool> write_service(const Service& s, ServiceRec* rec, const std::set<std::vector<uint8_t>>& desired_keys,
+                               ApplyReport& report);
     Result<uint32_t> namespace_id(const std::string& name);
     Status counted(Status st);
 

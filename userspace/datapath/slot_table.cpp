@@ -33,6 +33,9 @@ std::vector<uint32_t> build_slot_table(const std::vector<Backend>& backends, uin
         }
         std::sort(rem.begin(), rem.end(), [](auto& a, auto& b) { return a.first > b.first; });
         for (size_t k = 0; used < budget && k < rem.size(); ++k, ++used) share[rem[k].second]++;
+        // The one-slot floor can overshoot the budget: take the excess back
+        // from the largest shares (budget >= backends, so one is above 1).
+        for (; used > budget; --used) --*std::max_element(share.begin(), share.end());
         w = share;
         sum = std::accumulate(w.begin(), w.end(), uint64_t{0});
     }

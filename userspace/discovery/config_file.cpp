@@ -33,9 +33,11 @@ public:
             fail(path, "expected a mapping, got " + show(n));
             return false;
         }
-        std::set<std::string> allowed(keys.begin(), keys.end());
+        std::set<std::string> allowed(keys.begin(), keys.end()), seen;
         for (const auto& kv : n) {
             std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+            // yaml-cpp keeps both and n[k] reads the first: the other would be silently ignored.
+            if (!seen.insert(k).second) fail(path.empty() ? k : path + "." + k, "key given twice");
             if (!allowed.count(k)) {
                 std::string list;
                 for (auto* a : keys) list += std::string(list.empty() ? "" : ", ") + a;
