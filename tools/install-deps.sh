@@ -9,7 +9,7 @@ PKGS=(
   libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev linux-libc-dev
   # runtime peers for tests, demo and benchmarks
-  iproute2 curl nginx-light dnsmasq-base dnsutils haproxy wrk iperf3 nftables procps psmisc
+  iproute2 curl nginx-light dnsmasq-base dnsutils haproxy wrk iperf3 nftables procps psmisc jq
 )
 missing=()
 for p in "${PKGS[@]}"; do

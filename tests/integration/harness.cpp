@@ -57,7 +57,16 @@ TestCgroup::~TestCgroup() {
     for (int i = 0; i < 50 && ::rmdir(path_.c_str()) != 0 && errno == EBUSY; ++i) usleep(20000);
 }
 
-TestDatapath::TestDatapath() : pin_dir_("/sys/fs/bpf/" + unique("hl-itest")) { load(); }
+TestDatapath::TestDatapath() : pin_dir_("/sys/fs/bpf/" + unique("hl-itest")) {
+    try {
+        load();
+    } catch (...) {
+        // The destructor does not run for a half-built object: clean here.
+        stop();
+        (void)hl::cleanup_pins(pin_dir_);
+        throw;
+    }
+}
 
 TestDatapath::~TestDatapath() {
     stop();

@@ -58,7 +58,7 @@ TEST(CliArgs, UnknownKeywordListsChoices) {
 }
 
 TEST(CliArgs, PairsByPrefixOnceEach) {
-    std::vector<std::string> w{"ns", "prod"};
+    std::vector<std::string> w{"names", "prod"};
     auto r = parse_pairs(w, {"namespace"});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ((*r)[0], (std::pair<std::string, std::string>{"namespace", "prod"}));

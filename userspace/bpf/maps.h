@@ -41,8 +41,10 @@ inline constexpr const char* affinity = "hl_aff_v1";
 inline constexpr const char* revnat = "hl_revnat_v1";
 inline constexpr const char* service_meta = "hl_svcmeta_v1";
 inline constexpr const char* ns_meta = "hl_nsmeta_v1";
-inline constexpr const char* all[] = {services, slots,    backends, cgroup_ns, rr,           service_stats,
-                                      backend_stats, sock, affinity, revnat,    service_meta, ns_meta};
+inline constexpr const char* doomed = "hl_doomed_v1";  // bpf/destroy.bpf.c
+inline constexpr const char* all[] = {services,      slots, backends, cgroup_ns, rr,           service_stats,
+                                      backend_stats, sock,  affinity, revnat,    service_meta, ns_meta,
+                                      doomed};
 }  // namespace map_names
 
 }  // namespace hl

@@ -333,8 +333,17 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
             desired_keys.insert(key_bytes(make_service_key(*s.vip, s.port, s.protocol, it->second)));
     }
     // Removed services first, so their ids and keys are free for new ones.
+    // One whose key a desired service takes over (a rename on the same VIP)
+    // goes after that service is published: until the put of the key switches
+    // connects over, they still find the old parts (invariant 1).
+    std::vector<ServiceName> handed_over;
     for (auto it = services_.begin(); it != services_.end();) {
         if (want_names.count(it->first)) {
+            ++it;
+            continue;
+        }
+        if (desired_keys.count(key_bytes(it->second.key))) {
+            handed_over.push_back(it->first);
             ++it;
             continue;
         }
@@ -354,6 +363,12 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
         else if (*changed) ++report.changed;
         else ++report.unchanged;
     }
+    for (const auto& name : handed_over) {
+        auto it = services_.find(name);
+        if (auto st = remove_service(it->second, desired_keys, report); !st) return st.error();
+        ++report.removed;
+        services_.erase(it);
+    }
 
     // Cgroups: the namespace entry before the link, so the first connect of
     // a newly attached task already finds its namespace.
@@ -362,6 +377,8 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
         if (!ns) return ns.error();
         hl_cgroup_ns v{*ns, HL_CG_FROM_CONFIG};
         auto it = cgroup_recs_.find(w.id);
+        // A hand-made attachment (hopless cgroup attach) keeps its claim.
+        if (it != cgroup_recs_.end()) v.flags |= it->second.value.flags & HL_CG_FROM_CLI;
         if (it == cgroup_recs_.end() || std::memcmp(&it->second.value, &v, sizeof v) != 0) {
             if (auto st = counted(store_.put_cgroup(w.id, v)); !st) return st.error();
             cgroup_recs_[w.id] = CgroupRec{v};
