@@ -237,12 +237,6 @@ TEST(ConfigFile, UnknownKeyInAttach) {
                 HasSubstr("attach[0].ns: unknown key"));
 }
 
-TEST(ConfigFile, KeyGivenTwiceIsAnError) {
-    // yaml-cpp keeps both entries; one of them must not be silently ignored.
-    EXPECT_THAT(parse_error("services:\n  - name: web\n    port: 80\n    port: 81\n"),
-                HasSubstr("services[0].port: key given twice"));
-}
-
 TEST(ConfigFile, UnknownKeyInNestedMappings) {
     EXPECT_THAT(parse_error("metrics: { listen: 127.0.0.1:1, path: /m }\nservices: []\n"),
                 HasSubstr("metrics.path: unknown key"));
