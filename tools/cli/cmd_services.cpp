@@ -23,6 +23,20 @@ Result<Inventory> inventory(Context& ctx) {
     return read_inventory(*maps);
 }
 
+// The services named by an optional `service SERVICE` pair, else all of them.
+Result<std::vector<const ServiceView*>> selected(const Inventory& inv,
+                                                 const std::vector<std::pair<std::string, std::string>>& pairs) {
+    std::vector<const ServiceView*> which;
+    if (!pairs.empty()) {
+        auto s = find_service(inv, pairs[0].second);
+        if (!s) return s.error();
+        which.push_back(*s);
+    } else {
+        for (const auto& s : inv.services) which.push_back(&s);
+    }
+    return which;
+}
+
 Result<Output> service_list(Context& ctx, Words args) {
     if (!args.empty()) return Error{"service list takes no arguments", 0};
     auto inv = inventory(ctx);
@@ -74,17 +88,11 @@ Result<Output> backend_list(Context& ctx, Words args) {
     if (!pairs) return pairs.error();
     auto inv = inventory(ctx);
     if (!inv) return inv.error();
-    std::vector<const ServiceView*> which;
-    if (!pairs->empty()) {
-        auto s = find_service(*inv, (*pairs)[0].second);
-        if (!s) return s.error();
-        which.push_back(*s);
-    } else {
-        for (const auto& s : inv->services) which.push_back(&s);
-    }
+    auto which = selected(*inv, *pairs);
+    if (!which) return which.error();
     Output out{json::array(), ""};
     Table t({"NAMESPACE", "SERVICE", "BACKEND", "WEIGHT", "STATE", "SLOTS", "CONNECTIONS"});
-    for (const auto* s : which)
+    for (const auto* s : *which)
         for (const auto& b : s->backends) {
             out.data.push_back({{"namespace", s->ns},
                                 {"service", s->name},
@@ -120,20 +128,13 @@ Result<Output> cmd_stats(Context& ctx, Words args) {
     if (!pairs) return pairs.error();
     auto inv = inventory(ctx);
     if (!inv) return inv.error();
-    std::vector<const ServiceView*> which;
-    if (!pairs->empty()) {
-        auto s = find_service(*inv, (*pairs)[0].second);
-        if (!s) return s.error();
-        which.push_back(*s);
-    } else {
-        for (const auto& s : inv->services) which.push_back(&s);
-    }
+    auto which = selected(*inv, *pairs);
+    if (!which) return which.error();
     Output out{json::array(), ""};
     Table t({"NAMESPACE", "SERVICE", "CONNECTIONS", "NO-BACKEND", "UDP", "REVNAT-STALE", "AFFINITY-HITS",
              "BIND-REJECTS", "DESTROYED"});
     Table b({"NAMESPACE", "SERVICE", "BACKEND", "STATE", "CONNECTIONS"});
-    hl_service_stats total{};
-    for (const auto* s : which) {
+    for (const auto* s : *which) {
         json j{{"namespace", s->ns}, {"service", s->name}, {"stats", stats_json(s->stats)}};
         json bs = json::array();
         for (const auto& be : s->backends) {
@@ -147,10 +148,8 @@ Result<Output> cmd_stats(Context& ctx, Words args) {
         t.row({s->ns, s->name, std::to_string(x.connections), std::to_string(x.no_backend),
                std::to_string(x.udp_translations), std::to_string(x.revnat_stale), std::to_string(x.affinity_hits),
                std::to_string(x.bind_rejects), std::to_string(x.sockets_destroyed)});
-        total.connections += x.connections;
-        total.no_backend += x.no_backend;
     }
-    out.text = which.empty() ? "no services\n" : t.str() + "\n" + b.str();
+    out.text = which->empty() ? "no services\n" : t.str() + "\n" + b.str();
     return out;
 }
 
