@@ -45,7 +45,7 @@ for n in $SCALE_NS; do ((n >= 1 && n <= 200000)) || { echo "scale.sh: N must be 
     { echo "scale.sh: ROUNDS 1-50, DURATION 1-120, CHANGES 1-1000" >&2; exit 2; }
 MAXN=1
 for n in $SCALE_NS; do ((n > MAXN)) && MAXN=$n; done
-# hoplessd refuses services >= max_services; every daemon gets the same size
+# max_services is how many services fit; every daemon gets the same size
 # so the hash tables compare like with like.
 MAX_SERVICES=131072
 ((MAXN < MAX_SERVICES)) || MAX_SERVICES=$((MAXN * 2))

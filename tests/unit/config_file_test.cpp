@@ -437,13 +437,18 @@ TEST(ConfigFile, MapSizes) {
 }
 
 TEST(ConfigFile, MoreServicesOrBackendsThanTheMapsHold) {
+    // max_services and max_backends are how many fit: 16 do, 17 do not.
     std::string many = "maps: { max_services: 16, max_backends: 16 }\nservices:\n";
     for (int i = 0; i < 16; ++i) many += "  - { name: s" + std::to_string(i) + ", port: 80 }\n";
-    EXPECT_THAT(parse_error(many), HasSubstr("maps.max_services=16"));
+    parse_ok(many);
+    many += "  - { name: s16, port: 80 }\n";
+    EXPECT_THAT(parse_error(many), HasSubstr("17 services do not fit maps.max_services=16"));
 
     std::string backends = "maps: { max_backends: 16 }\nservices:\n  - name: web\n    port: 80\n    backends:\n";
     for (int i = 0; i < 16; ++i) backends += "      - { address: 10.0.0." + std::to_string(i + 1) + ", port: 1 }\n";
-    EXPECT_THAT(parse_error(backends), HasSubstr("maps.max_backends=16"));
+    parse_ok(backends);
+    backends += "      - { address: 10.0.0.17, port: 1 }\n";
+    EXPECT_THAT(parse_error(backends), HasSubstr("17 backends do not fit maps.max_backends=16"));
 }
 
 TEST(ConfigFile, CgroupRejectedByTheCheckNamesFieldAndPath) {

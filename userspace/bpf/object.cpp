@@ -35,12 +35,14 @@ Result<std::unique_ptr<DatapathObject>> DatapathObject::load(const ObjectOptions
     // Sizes from the config. A pinned map of another size is not adopted:
     // libbpf refuses it and the error below says so.
     uint32_t slots = o.max_backends * 4 > HL_DEFAULT_MAX_SLOTS ? o.max_backends * 4 : HL_DEFAULT_MAX_SLOTS;
+    // max_services / max_backends count what fits. Arrays indexed by id have
+    // one place more: id 0 is never handed out (it means "none").
     bpf_map__set_max_entries(m.hl_svc_v1, o.max_services);
-    bpf_map__set_max_entries(m.hl_rr_v1, o.max_services);
-    bpf_map__set_max_entries(m.hl_svcst_v1, o.max_services);
+    bpf_map__set_max_entries(m.hl_rr_v1, o.max_services + 1);
+    bpf_map__set_max_entries(m.hl_svcst_v1, o.max_services + 1);
     bpf_map__set_max_entries(m.hl_svcmeta_v1, o.max_services);
     bpf_map__set_max_entries(m.hl_be_v1, o.max_backends);
-    bpf_map__set_max_entries(m.hl_best_v1, o.max_backends);
+    bpf_map__set_max_entries(m.hl_best_v1, o.max_backends + 1);
     bpf_map__set_max_entries(m.hl_slot_v1, slots);
     if (hopless__load(obj->skel_) != 0) {
         int err = errno;

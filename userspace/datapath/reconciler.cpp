@@ -53,8 +53,9 @@ Reconciler::Reconciler(MapStore& store, CgroupAttacher& cgroups, MapLimits limit
     : store_(store),
       cgroups_(cgroups),
       limits_(limits),
-      service_ids_(limits.max_services),
-      backend_ids_(limits.max_backends),
+      // Id 0 means "none", so max_services ids need max_services + 1 places.
+      service_ids_(limits.max_services + 1),
+      backend_ids_(limits.max_backends + 1),
       ns_alloc_(HL_DEFAULT_MAX_NAMESPACES) {}
 
 Status Reconciler::counted(Status st) {

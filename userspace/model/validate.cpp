@@ -49,10 +49,10 @@ void validate_config(const Config& c, std::vector<std::string>& errors) {
         }
         total_backends += s.backends.size();
     }
-    if (c.services.size() >= c.maps.max_services)
+    if (c.services.size() > c.maps.max_services)
         errors.push_back("services: " + std::to_string(c.services.size()) + " services do not fit maps.max_services=" +
                          std::to_string(c.maps.max_services));
-    if (total_backends >= c.maps.max_backends)
+    if (total_backends > c.maps.max_backends)
         errors.push_back("services: " + std::to_string(total_backends) +
                          " backends do not fit maps.max_backends=" + std::to_string(c.maps.max_backends));
     std::set<std::string> cgroups;
