@@ -45,6 +45,9 @@ std::vector<MetricFamily> DatapathCollector::Collect() const {
                       MetricType::Counter);
     auto bind = family("hopless_service_bind_rejects_total", "bind() to a service VIP refused with EADDRINUSE",
                        MetricType::Counter);
+    auto destroyed = family("hopless_service_sockets_destroyed_total",
+                            "Redirected sockets ended because their backend was removed or drained past drain_timeout",
+                            MetricType::Counter);
     auto be_conns = family("hopless_backend_connections_total", "Connects redirected to this backend",
                            MetricType::Counter);
     auto be_healthy = family("hopless_backend_healthy", "1 when the backend takes new connections",
@@ -59,6 +62,7 @@ std::vector<MetricFamily> DatapathCollector::Collect() const {
         add(stale, l, static_cast<double>(s.stats.revnat_stale));
         add(aff, l, static_cast<double>(s.stats.affinity_hits));
         add(bind, l, static_cast<double>(s.stats.bind_rejects));
+        add(destroyed, l, static_cast<double>(s.stats.sockets_destroyed));
         for (const auto& b : s.backends) {
             auto bl = l;
             bl.push_back({"backend", b.spec.endpoint()});
@@ -69,7 +73,7 @@ std::vector<MetricFamily> DatapathCollector::Collect() const {
     add(svcs, {}, static_cast<double>(inv.services.size()));
     add(reloads, {{"result", "ok"}}, static_cast<double>(counters_.reloads_ok.load()));
     add(reloads, {{"result", "rejected"}}, static_cast<double>(counters_.reloads_rejected.load()));
-    return {conns, nobe, udp, stale, aff, bind, be_conns, be_healthy, svcs, reloads};
+    return {conns, nobe, udp, stale, aff, bind, destroyed, be_conns, be_healthy, svcs, reloads};
 }
 
 }  // namespace hl
