@@ -5,6 +5,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,11 +53,15 @@ public:
         if (bpf_map_delete_elem(fd(), &key) != 0 && errno != ENOENT) return sys_error("delete from map " + name_);
         return ok_status();
     }
-    // Visits every entry; f(key, value). Entries deleted during the walk are
-    // skipped (the walk restarts from the map's first key only if the kernel
-    // says the current key vanished, as bpf_map_get_next_key does).
+    // Visits every entry; f(key, value). Reads in batches (one syscall per
+    // chunk instead of two per entry: at 65,536 services the CLI and every
+    // metrics scrape walk several maps); maps or kernels without batch
+    // support are walked key by key. Entries deleted during a key-by-key walk
+    // are skipped (bpf_map_get_next_key restarts from the first key only if
+    // the current one vanished).
     template <class F>
     void for_each(F&& f) const {
+        if (for_each_batched(f)) return;
         K key{}, next{};
         const K* cur = nullptr;
         while (bpf_map_get_next_key(fd(), cur, &next) == 0) {
@@ -69,6 +75,38 @@ public:
         std::vector<K> out;
         for_each([&](const K& k, const V&) { out.push_back(k); });
         return out;
+    }
+
+private:
+    // false: batches are not supported here (nothing was visited).
+    template <class F>
+    bool for_each_batched(F& f) const {
+        // The kernel's resume token is a bucket index (hash) or a key (array).
+        alignas(8) unsigned char in[sizeof(K) > 8 ? sizeof(K) : 8] = {};
+        alignas(8) unsigned char out[sizeof(in)] = {};
+        uint32_t chunk = 1024;
+        std::vector<K> keys(chunk);
+        std::vector<V> vals(chunk);
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        for (bool first = true;;) {
+            uint32_t count = chunk;
+            int r = bpf_map_lookup_batch(fd(), first ? nullptr : in, out, keys.data(), vals.data(), &count, &opts);
+            int err = r ? errno : 0;
+            if (err == ENOSPC && chunk < (1u << 20)) {  // one hash bucket holds more than a chunk
+                chunk *= 4;
+                keys.resize(chunk);
+                vals.resize(chunk);
+                continue;
+            }
+            if (err && err != ENOENT) {
+                if (first) return false;
+                return true;  // the map changed under us: what was read stands, as in a key walk
+            }
+            for (uint32_t i = 0; i < count; ++i) f(keys[i], vals[i]);
+            if (err == ENOENT) return true;  // the end
+            std::memcpy(in, out, sizeof(in));
+            first = false;
+        }
     }
 };
 
