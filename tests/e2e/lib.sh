@@ -486,14 +486,14 @@ hl_pin_remove() {
 }
 
 # hl_daemon_start CONFIG PIN LOG: starts hoplessd in the background and waits
-# (bounded) until it says it is running. Sets HL_DAEMON_PID. Registers its stop.
+# (bounded: HL_DAEMON_WAIT seconds, 15) until it says it is running. Sets HL_DAEMON_PID. Registers its stop.
 hl_daemon_start() {
     local cfg="$1" pin="$2" log="$3"
     "$HOPLESSD" --config "$cfg" --pin-dir "$pin" --log-level "${HL_LOG_LEVEL:-info}" >>"$log" 2>&1 &
     HL_DAEMON_PID=$!
     hl_defer hl_stop_pid "$HL_DAEMON_PID"
     local i
-    for ((i = 0; i < 300; i++)); do
+    for ((i = 0; i < ${HL_DAEMON_WAIT:-15} * 20; i++)); do
         grep -q "hoplessd running (pid $HL_DAEMON_PID)" "$log" 2>/dev/null && return 0
         kill -0 "$HL_DAEMON_PID" 2>/dev/null || break
         sleep 0.05

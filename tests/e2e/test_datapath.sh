@@ -15,6 +15,8 @@
 #              of the same task to the same backend is left alone.
 #   drain      a draining backend keeps its connections until the service's
 #              drain_timeout, then the daemon terminates them.
+#   scale      65,536 services with the default map sizes: loaded, dialled,
+#              listed and shown by the CLI.
 #
 # Last line "N passed, M failed"; exit non-zero on a failure, 77 without root
 # or BPF (1 under HOPLESS_REQUIRE_BPF=1).
@@ -278,12 +280,46 @@ t_drain() {
     hl_assert_eq 1 "$(metric hopless_service_sockets_destroyed_total web)" "web sockets destroyed"
 }
 
+# scale: 65,536 services with the default map sizes. The daemon loads them,
+# a task reaches the last one, and the CLI lists and shows them.
+t_scale() {
+    topology scale
+    nginx_backends
+    local n=65536 out body
+    {
+        cfg_head
+        awk -v n="$n" -v be="$SRV" 'BEGIN {
+            for (i = 0; i < n; i++) {
+                j = int(i / 16)   # 16 ports per VIP, 250 VIPs per /24, from 127.255.1.1 on
+                printf "  - { name: s%d, vip: 127.255.%d.%d, port: %d, backends: [ { address: %s, port: %d } ] }\n",
+                    i, 1 + int(j / 250), 1 + j % 250, 1000 + i % 16, be, 8081 + i % 2
+            }
+        }'
+    } >"$CFG"
+    local last_vip="127.255.$((1 + (n - 1) / 16 / 250)).$((1 + (n - 1) / 16 % 250))" last_port=$((1000 + (n - 1) % 16))
+    HL_DAEMON_WAIT=60 hl_daemon_start "$CFG" "$PIN" "$LOG"
+    hl_log "$(grep -o 'config .* applied in .*' "$LOG" | head -n 1)"
+    hl_assert_contains "$(cat "$LOG")" "$n services ($n added" "the daemon's first apply"
+
+    body="$(hl_in_cgroup_netns "$CG" "$NSC" "${HL_CURL[@]}" "http://$last_vip:$last_port/")"
+    hl_assert_eq backend-2 "$body" "the task dials s$((n - 1)) at $last_vip:$last_port"
+
+    out="$("$HOPLESS" --pin-dir "$PIN" service list)" || hl_fail "hopless service list failed"
+    hl_assert_eq $((n + 1)) "$(wc -l <<<"$out")" "hopless service list: a header and one line per service"
+    out="$("$HOPLESS" --pin-dir "$PIN" service show "s$((n - 1))")" || hl_fail "hopless service show failed"
+    hl_assert_contains "$out" "$last_vip:$last_port tcp" "hopless service show s$((n - 1))"
+    hl_assert_contains "$out" "connections 1," "hopless service show s$((n - 1)): its counter"
+    out="$("$HOPLESS" --pin-dir "$PIN" -j stats service "s$((n - 1))")" || hl_fail "hopless stats failed"
+    hl_assert_contains "$out" '"connections":1' "hopless -j stats service s$((n - 1))"
+}
+
 # ------------------------------------------------------------------ run
 
 ALL=(
     "dns through a UDP VIP:t_dns"
     "removed backend terminated:t_removed"
     "drain then terminated:t_drain"
+    "65536 services by default:t_scale"
 )
 for entry in "${ALL[@]}"; do
     name="${entry%%:*}" fn="${entry##*:}"
