@@ -24,6 +24,7 @@ struct Datapath : ::testing::Test {
         c.attach.push_back({cg->path(), "default"});
         return c;
     }
+    void parked_take_no_new_connects(hl::BackendState parked);
     std::unique_ptr<TestDatapath> dp;
     std::unique_ptr<TestCgroup> cg;
 };
@@ -152,7 +153,9 @@ TEST_F(Datapath, WeightsNineToOneSplitTenThousandConnects) {
     EXPECT_NEAR(static_cast<double>(na) / 10000.0, 0.9, 0.02) << na << " / " << nb;
 }
 
-TEST_F(Datapath, WeightZeroAndDrainingTakeNoNewConnectsButEstablishedContinue) {
+// Weight 0 and `parked` (draining, or quarantined by the daemon) take no new
+// connects; a connection established before the change continues.
+void Datapath::parked_take_no_new_connects(hl::BackendState parked) {
     // Backend A keeps a connection open across the change.
     int la = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -165,7 +168,7 @@ TEST_F(Datapath, WeightZeroAndDrainingTakeNoNewConnectsButEstablishedContinue) {
     TcpServer b("B"), c("C");
     auto s = service("web", "127.255.0.1", 80, {ntohs(a.sin_port), b.port(), c.port()});
     s.backends[1].weight = 0;
-    s.backends[2].state = hl::BackendState::Draining;
+    s.backends[2].state = parked;
     s.backends[0].weight = 1;
     auto cfg = config({s});
     dp->apply(cfg);
@@ -192,7 +195,7 @@ TEST_F(Datapath, WeightZeroAndDrainingTakeNoNewConnectsButEstablishedContinue) {
     });
     int conn = accept4(la, nullptr, nullptr, SOCK_CLOEXEC);
     ASSERT_GE(conn, 0);
-    cfg.services[0].backends[0].state = hl::BackendState::Draining;  // now nothing takes new connects
+    cfg.services[0].backends[0].state = parked;  // now nothing takes new connects
     dp->apply(cfg);
     ASSERT_EQ(write(sync[1], "g", 1), 1);
     char buf[8];
@@ -206,6 +209,16 @@ TEST_F(Datapath, WeightZeroAndDrainingTakeNoNewConnectsButEstablishedContinue) {
     close(la);
     close(sync[0]);
     close(sync[1]);
+}
+
+TEST_F(Datapath, WeightZeroAndDrainingTakeNoNewConnectsButEstablishedContinue) {
+    parked_take_no_new_connects(hl::BackendState::Draining);
+}
+
+TEST_F(Datapath, QuarantinedTakesNoNewConnectsButEstablishedContinue) {
+    // Quarantined is the daemon's (health checks), never the config's: the
+    // reconciler writes it like any state and the hook skips it.
+    parked_take_no_new_connects(hl::BackendState::Quarantined);
 }
 
 TEST_F(Datapath, AffinityKeepsAClientOnItsBackend) {
