@@ -245,6 +245,26 @@ t_reload_on_file_change() {
     assert_round_robin "$(dial_n 6)" backend-1 backend-2 backend-3
 }
 
+# (m) a Kubernetes ConfigMap volume: hopless.yaml -> ..data/hopless.yaml,
+# ..data -> ..v1; an update makes ..v2 and renames a new ..data over the old.
+# The config file sees no event of its own; the daemon still reloads.
+t_reload_on_configmap_swap() {
+    setup m "$B1" "$B2"
+    mkdir -p "$DIR/..v1" "$DIR/..v2"
+    cp "$CFG" "$DIR/..v1/hopless.yaml"
+    ln -sfn ..v1 "$DIR/..data"
+    ln -sfn ..data/hopless.yaml "$CFG.lnk"
+    mv -f "$CFG.lnk" "$CFG"
+    hl_wait_log "$LOG" "config applied|config rejected" 2 2 || true  # the swap to a symlink: let it settle
+    assert_round_robin "$(dial_n 4)" backend-1 backend-2
+    write_cfg "$DIR/..v2/hopless.yaml" "$B3" "$B4"
+    ln -sfn ..v2 "$DIR/..data_tmp"
+    mv -T "$DIR/..data_tmp" "$DIR/..data"
+    wait_serving 2 backend-3 backend-4
+    hl_log "configmap-style ..data swap took effect after ${WAIT_MS} ms"
+    assert_round_robin "$(dial_n 6)" backend-3 backend-4
+}
+
 # (g) SIGHUP re-reads the config. The config path is a symlink into another
 # directory and the edit goes to the target, which the daemon's directory
 # watch does not see: the new backends can come only from the SIGHUP.
@@ -409,6 +429,7 @@ ALL=(
     "j cleanup removes everything:t_cleanup_removes_everything"
     "k relative cgroup path:t_relative_cgroup_path"
     "l netns client by name:t_netns_client_by_name"
+    "m reload on configmap swap:t_reload_on_configmap_swap"
 )
 for entry in "${ALL[@]}"; do
     name="${entry%%:*}" fn="${entry##*:}"

@@ -34,14 +34,28 @@ void ConfigWatcher::read_more() {
     stream_.async_read_some(boost::asio::buffer(buf_), [this](boost::system::error_code ec, size_t n) {
         if (ec) return;
         bool ours = false;
+        const std::string via = link_head();
         for (size_t off = 0; off + sizeof(inotify_event) <= n;) {
             auto* ev = reinterpret_cast<const inotify_event*>(buf_ + off);
-            if (ev->len && file_ == ev->name) ours = true;
+            if (ev->len && (file_ == ev->name || (!via.empty() && via == ev->name))) ours = true;
             off += sizeof(inotify_event) + ev->len;
         }
         if (ours) debounce();
         read_more();
     });
+}
+
+// A Kubernetes ConfigMap volume: hopless.yaml -> ..data/hopless.yaml, and an
+// update renames a new ..data symlink over the old one; the file itself sees
+// no event. When the config is a relative symlink through an entry of its own
+// directory, that entry counts as the file. Read at each event: the file may
+// have become a symlink since the start.
+std::string ConfigWatcher::link_head() const {
+    std::error_code ec;
+    std::filesystem::path target = std::filesystem::read_symlink(std::filesystem::path(dir_) / file_, ec);
+    if (ec || target.empty() || target.is_absolute()) return {};
+    std::string head = target.begin()->string();
+    return head == "." || head == ".." ? std::string() : head;
 }
 
 // An editor's save is several events (create, modify, close, rename): wait

@@ -1,5 +1,6 @@
 // Calls back when the config file changes: written in place, or replaced by
-// rename (editors, `mv new.yaml hopless.yaml`, configmap-style symlink swaps).
+// rename (editors, `mv new.yaml hopless.yaml`), or swapped through a symlink
+// in its directory (a Kubernetes ConfigMap volume's ..data).
 // It watches the directory, not the file, so a replaced file is still seen.
 #pragma once
 
@@ -20,6 +21,7 @@ public:
 private:
     void read_more();
     void debounce();
+    std::string link_head() const;
 
     boost::asio::posix::stream_descriptor stream_;
     boost::asio::steady_timer timer_;
