@@ -265,6 +265,19 @@ t_reload_on_configmap_swap() {
     assert_round_robin "$(dial_n 6)" backend-3 backend-4
 }
 
+# (n) bad command lines: exit status 2 and a line that names the problem.
+t_bad_arguments() {
+    local out rc args
+    for args in "--pin-dir --config x.yaml" "--config" "--log-level" "--no-such-flag"; do
+        # shellcheck disable=SC2086  # split on purpose
+        out="$("$HOPLESSD" $args 2>&1)"
+        rc=$?
+        hl_assert_eq 2 "$rc" "exit status of hoplessd $args"
+        hl_assert_contains "$out" "hoplessd: " "the error of hoplessd $args"
+        hl_log "hoplessd $args -> $out"
+    done
+}
+
 # (g) SIGHUP re-reads the config. The config path is a symlink into another
 # directory and the edit goes to the target, which the daemon's directory
 # watch does not see: the new backends can come only from the SIGHUP.
@@ -430,6 +443,7 @@ ALL=(
     "k relative cgroup path:t_relative_cgroup_path"
     "l netns client by name:t_netns_client_by_name"
     "m reload on configmap swap:t_reload_on_configmap_swap"
+    "n bad arguments:t_bad_arguments"
 )
 for entry in "${ALL[@]}"; do
     name="${entry%%:*}" fn="${entry##*:}"

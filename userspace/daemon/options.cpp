@@ -28,9 +28,13 @@ std::optional<DaemonOptions> parse_daemon_options(int argc, char** argv, int& ex
     exit_code = 0;
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
+        // A missing value, or an option where the value should be
+        // (`--pin-dir --config x`), is an error that names the option.
         auto value = [&](const char* name) -> const char* {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "hoplessd: %s needs a value\n", name);
+            if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) {
+                std::fprintf(stderr, "hoplessd: %s needs a value%s%s%s\n", name, i + 1 < argc ? " (got '" : "",
+                             i + 1 < argc ? argv[i + 1] : "", i + 1 < argc ? "')" : "");
+                exit_code = 2;
                 return nullptr;
             }
             return argv[++i];
@@ -43,15 +47,15 @@ std::optional<DaemonOptions> parse_daemon_options(int argc, char** argv, int& ex
             return std::nullopt;
         } else if (a == "--config" || a == "-c") {
             auto v = value("--config");
-            if (!v) break;
+            if (!v) return std::nullopt;
             o.config = v;
         } else if (a == "--pin-dir") {
             auto v = value("--pin-dir");
-            if (!v) break;
+            if (!v) return std::nullopt;
             o.pin_dir = v;
         } else if (a == "--log-level") {
             auto v = value("--log-level");
-            if (!v) break;
+            if (!v) return std::nullopt;
             o.log_level = v;
         } else if (a == "--cleanup") {
             o.cleanup = true;
@@ -60,13 +64,6 @@ std::optional<DaemonOptions> parse_daemon_options(int argc, char** argv, int& ex
             exit_code = 2;
             return std::nullopt;
         }
-        continue;
-    }
-    if (argc > 1 && std::string_view(argv[argc - 1]).rfind("--", 0) == 0 &&
-        (std::string_view(argv[argc - 1]) == "--config" || std::string_view(argv[argc - 1]) == "--pin-dir" ||
-         std::string_view(argv[argc - 1]) == "--log-level")) {
-        exit_code = 2;
-        return std::nullopt;
     }
     return o;
 }
