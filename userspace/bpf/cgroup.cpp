@@ -36,8 +36,8 @@ Result<std::string> resolve_cgroup(const std::string& path) {
         abs = *mnt + "/" + path;
     }
     struct statfs sfs {};
-    if (statfs(abs.c_str(), &sfs) != 0) return sys_error("cgroup " + abs + " does not exist");
-    if (sfs.f_type != CGROUP2_SUPER_MAGIC) return Error{"" + abs + " is not in a cgroup v2 hierarchy", 0};
+    if (statfs(abs.c_str(), &sfs) != 0) return sys_error("no cgroup at " + abs);
+    if (sfs.f_type != CGROUP2_SUPER_MAGIC) return Error{abs + " is not in a cgroup v2 hierarchy", 0};
     std::error_code ec;
     if (!fs::is_directory(abs, ec)) return Error{abs + " is not a cgroup directory", 0};
     return fs::path(abs).lexically_normal().string();
