@@ -171,7 +171,9 @@ std::string sockaddr_str(const sockaddr_storage& ss) {
     }
     auto* s = reinterpret_cast<const sockaddr_in6*>(&ss);
     inet_ntop(AF_INET6, &s->sin6_addr, buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(s->sin6_port));
+    std::string out = "[";  // appended, not `"[" + ...`: gcc 12 -O3 -Wrestrict false positive (bug 105651)
+    out.append(buf).append("]:").append(std::to_string(ntohs(s->sin6_port)));
+    return out;
 }
 
 TcpServer::TcpServer(const std::string& name, const std::string& addr) : name_(name) {

@@ -11,9 +11,10 @@ namespace hl {
 
 namespace {
 
-std::vector<uint8_t> key_bytes(const hl_service_key& k) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&k);
-    return std::vector<uint8_t>(p, p + sizeof k);
+ServiceKeyBytes key_bytes(const hl_service_key& k) {
+    ServiceKeyBytes b;
+    std::memcpy(b.data(), &k, sizeof k);
+    return b;
 }
 
 template <size_t N>
@@ -144,7 +145,7 @@ Result<uint32_t> Reconciler::namespace_id(const std::string& name) {
     return *id;
 }
 
-Status Reconciler::remove_service(const ServiceRec& rec, const std::set<std::vector<uint8_t>>& keep_keys,
+Status Reconciler::remove_service(const ServiceRec& rec, const std::set<ServiceKeyBytes>& keep_keys,
                                   ApplyReport& report) {
     // Unpublish first: from here no new connect can reach the parts below.
     if (!keep_keys.count(key_bytes(rec.key)))
@@ -166,7 +167,7 @@ Status Reconciler::remove_service(const ServiceRec& rec, const std::set<std::vec
 // Writes one desired service over its current record (or a new one when rec
 // is empty). Returns whether anything changed.
 Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
-                                       const std::set<std::vector<uint8_t>>& desired_keys, ApplyReport& report) {
+                                       const std::set<ServiceKeyBytes>& desired_keys, ApplyReport& report) {
     auto ns = namespace_id(s.ns);
     if (!ns) return ns.error();
     bool changed = false;
@@ -327,7 +328,7 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
     orphan_backends_.clear();
 
     std::set<ServiceName> want_names;
-    std::set<std::vector<uint8_t>> desired_keys;
+    std::set<ServiceKeyBytes> desired_keys;
     for (const auto& s : desired) {
         want_names.insert({s.ns, s.name});
         if (auto it = ns_ids_.find(s.ns); it != ns_ids_.end())

@@ -14,6 +14,7 @@
 // input never reaches the kernel (invariant 5).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -38,6 +39,10 @@ struct ApplyReport {
     };
     std::vector<RemovedBackend> removed_backends;
 };
+
+// A service key as bytes, for sets of keys (the struct has no operator<).
+// Fixed size: gcc 12 at -O3 warns falsely on memcmp of vector<uint8_t>.
+using ServiceKeyBytes = std::array<uint8_t, sizeof(hl_service_key)>;
 
 class Reconciler {
 public:
@@ -69,9 +74,9 @@ private:
     struct CgroupRec {
         hl_cgroup_ns value{};
     };
-    Status remove_service(const ServiceRec& rec, const std::set<std::vector<uint8_t>>& keep_keys,
+    Status remove_service(const ServiceRec& rec, const std::set<ServiceKeyBytes>& keep_keys,
                           ApplyReport& report);
-    Result<bool> write_service(const Service& s, ServiceRec* rec, const std::set<std::vector<uint8_t>>& desired_keys,
+    Result<bool> write_service(const Service& s, ServiceRec* rec, const std::set<ServiceKeyBytes>& desired_keys,
                                ApplyReport& report);
     Result<uint32_t> namespace_id(const std::string& name);
     Status counted(Status st);

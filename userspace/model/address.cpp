@@ -54,7 +54,12 @@ std::string IpAddress::to_string() const {
 }
 
 std::string IpAddress::with_port(uint16_t port) const {
-    return is_v4() ? to_string() + ":" + std::to_string(port) : "[" + to_string() + "]:" + std::to_string(port);
+    // Appended step by step: gcc 12 at -O3 misreads `"[" + s + "]:"` as an
+    // overlapping memcpy (-Wrestrict, GCC bug 105651).
+    std::string out = is_v4() ? to_string() : '[' + to_string();
+    out.append(is_v4() ? ":" : "]:");
+    out.append(std::to_string(port));
+    return out;
 }
 
 std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
