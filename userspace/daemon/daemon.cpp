@@ -1,6 +1,5 @@
 #include "daemon/daemon.h"
 
-#include <prometheus/exposer.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -141,13 +140,13 @@ void Daemon::start_metrics(const std::string& listen) {
         return;
     }
     collector_ = std::make_shared<DatapathCollector>(std::move(maps.value()), counters_);
-    try {
-        exposer_ = std::make_unique<prometheus::Exposer>(listen);
-        exposer_->RegisterCollectable(collector_);
-        spdlog::info("metrics on http://{}/metrics", listen);
-    } catch (const std::exception& e) {
-        spdlog::error("metrics disabled: cannot listen on {}: {}", listen, e.what());
+    auto server = MetricsServer::start(listen, collector_);
+    if (!server) {
+        spdlog::error("metrics disabled: {}", server.error().what());
+        return;
     }
+    metrics_ = std::move(server.value());
+    spdlog::info("metrics on {}", metrics_->url());
 }
 
 int Daemon::run() {
@@ -177,7 +176,7 @@ int Daemon::run() {
     check_drains();
     spdlog::info("hoplessd running (pid {})", getpid());
     io_.run();
-    exposer_.reset();
+    metrics_.reset();
     return 0;
 }
 

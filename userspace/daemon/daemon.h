@@ -19,10 +19,7 @@
 #include "datapath/kernel_map_store.h"
 #include "datapath/reconciler.h"
 #include "metrics/collector.h"
-
-namespace prometheus {
-class Exposer;
-}
+#include "metrics/metrics_server.h"
 
 namespace hl {
 
@@ -56,7 +53,7 @@ private:
     std::unique_ptr<ConfigWatcher> watcher_;
     DaemonCounters counters_;
     std::shared_ptr<DatapathCollector> collector_;
-    std::unique_ptr<prometheus::Exposer> exposer_;
+    std::unique_ptr<MetricsServer> metrics_;
     std::string metrics_listen_;
     std::unique_ptr<SocketTerminator> terminator_;
     std::vector<std::string> attached_paths_;
