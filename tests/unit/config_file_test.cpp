@@ -509,6 +509,24 @@ attach:
         EXPECT_THAT(e, HasSubstr(want));
 }
 
+TEST(ConfigFile, ProblemsAreReportedInTheOrderOfTheSchema) {
+    // services: is read as it streams, before attach:; its problems still
+    // come after those of the keys read before it.
+    std::string e = parse_error("services:\n  - { name: web, port: 0 }\nattach:\n  - { extra: 1 }\n");
+    EXPECT_LT(e.find("attach[0].extra"), e.find("services[0].port")) << e;
+}
+
+TEST(ConfigFile, AnchorsAndAliasesAcrossServices) {
+    auto c = parse_ok(R"(
+services:
+  - { name: a, port: 80, backends: &pool [ { address: 10.0.0.1, port: 8080 }, { address: 10.0.0.2, port: 8080 } ] }
+  - { name: b, port: 81, backends: *pool }
+)");
+    ASSERT_EQ(c.services.size(), 2u);
+    EXPECT_EQ(c.services[1].backends, c.services[0].backends);
+    EXPECT_THAT(parse_error("base: &s [ { name: a, port: 80 } ]\nservices: *s\n"), HasSubstr("base: unknown key"));
+}
+
 TEST(ConfigFile, AllValidationProblemsAreReported) {
     std::string e = parse_error(R"(
 services:

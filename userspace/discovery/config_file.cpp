@@ -1,6 +1,6 @@
 #include "discovery/config_file.h"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/exceptions.h>
 
 #include <charconv>
 #include <fstream>
@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "discovery/yaml_tree.h"
 #include "model/validate.h"
 
 namespace hl {
@@ -21,22 +22,22 @@ public:
 
     void fail(const std::string& path, const std::string& what) { errors.push_back(path + ": " + what); }
 
-    static std::string show(const YAML::Node& n) {
-        if (n.IsScalar()) return "'" + n.Scalar() + "'";
-        if (n.IsSequence()) return "a list";
-        if (n.IsMap()) return "a mapping";
+    static std::string show(const YamlNode& n) {
+        if (n.is_scalar()) return "'" + n.scalar() + "'";
+        if (n.is_sequence()) return "a list";
+        if (n.is_map()) return "a mapping";
         return "nothing";
     }
 
-    bool expect_map(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> keys) {
-        if (!n.IsMap()) {
+    bool expect_map(const YamlNode& n, const std::string& path, std::initializer_list<const char*> keys) {
+        if (!n.is_map()) {
             fail(path, "expected a mapping, got " + show(n));
             return false;
         }
         std::set<std::string> allowed(keys.begin(), keys.end()), seen;
-        for (const auto& kv : n) {
-            std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "?";
-            // yaml-cpp keeps both and n[k] reads the first: the other would be silently ignored.
+        for (size_t i = 0; i < n.size(); ++i) {
+            std::string k = n.key(i).is_scalar() ? n.key(i).scalar() : "?";
+            // Both pairs are kept and n[k] reads the first: the other would be silently ignored.
             if (!seen.insert(k).second) fail(path.empty() ? k : path + "." + k, "key given twice");
             if (!allowed.count(k)) {
                 std::string list;
@@ -47,22 +48,22 @@ public:
         return true;
     }
 
-    std::optional<std::string> str(const YAML::Node& n, const std::string& path) {
-        if (!n.IsScalar()) {
+    std::optional<std::string> str(const YamlNode& n, const std::string& path) {
+        if (!n.is_scalar()) {
             fail(path, "expected a string, got " + show(n));
             return std::nullopt;
         }
-        return n.Scalar();
+        return n.scalar();
     }
 
-    std::optional<uint64_t> uint(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi,
+    std::optional<uint64_t> uint(const YamlNode& n, const std::string& path, uint64_t lo, uint64_t hi,
                                  const char* what) {
         std::string range = " (" + std::to_string(lo) + "-" + std::to_string(hi) + ")";
-        if (!n.IsScalar()) {
+        if (!n.is_scalar()) {
             fail(path, "expected " + std::string(what) + range + ", got " + show(n));
             return std::nullopt;
         }
-        const std::string& s = n.Scalar();
+        const std::string& s = n.scalar();
         uint64_t v = 0;
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
         if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi) {
@@ -72,7 +73,7 @@ public:
         return v;
     }
 
-    std::optional<IpAddress> address(const YAML::Node& n, const std::string& path) {
+    std::optional<IpAddress> address(const YamlNode& n, const std::string& path) {
         auto s = str(n, path);
         if (!s) return std::nullopt;
         auto a = IpAddress::parse(*s);
@@ -80,7 +81,7 @@ public:
         return a;
     }
 
-    Backend backend(const YAML::Node& n, const std::string& path) {
+    Backend backend(const YamlNode& n, const std::string& path) {
         Backend b;
         if (!expect_map(n, path, {"address", "port", "weight", "state"})) return b;
         if (!n["address"]) fail(path + ".address", "missing");
@@ -101,7 +102,7 @@ public:
         return b;
     }
 
-    Service service(const YAML::Node& n, const std::string& path) {
+    Service service(const YamlNode& n, const std::string& path) {
         Service s;
         if (!expect_map(n, path, {"name", "namespace", "vip", "port", "protocol", "algorithm", "backends", "affinity",
                                   "drain_timeout"}))
@@ -136,8 +137,8 @@ public:
                 s.drain_timeout_s = static_cast<uint32_t>(*t);
         if (n["backends"]) {
             const auto& bs = n["backends"];
-            if (bs.IsNull()) {
-            } else if (!bs.IsSequence()) {
+            if (bs.is_null()) {
+            } else if (!bs.is_sequence()) {
                 fail(path + ".backends", "expected a list, got " + show(bs));
             } else {
                 for (size_t i = 0; i < bs.size(); ++i)
@@ -147,9 +148,9 @@ public:
         return s;
     }
 
-    Config config(const YAML::Node& root, const CgroupCheck& check_cgroup) {
+    Config config(const YamlNode& root, const CgroupCheck& check_cgroup, Reader& items) {
         Config c;
-        if (root.IsNull()) {
+        if (root.is_null()) {
             fail("services", "missing (the file is empty)");
             return c;
         }
@@ -197,7 +198,7 @@ public:
         }
         if (root["attach"]) {
             const auto& as = root["attach"];
-            if (!as.IsSequence() && !as.IsNull()) fail("attach", "expected a list, got " + show(as));
+            if (!as.is_sequence() && !as.is_null()) fail("attach", "expected a list, got " + show(as));
             else
                 for (size_t i = 0; i < as.size(); ++i) {
                     std::string path = "attach[" + std::to_string(i) + "]";
@@ -217,12 +218,22 @@ public:
         if (!root["services"]) fail("services", "missing");
         else {
             const auto& ss = root["services"];
-            if (!ss.IsSequence() && !ss.IsNull()) fail("services", "expected a list, got " + show(ss));
-            else
+            if (!ss.is_sequence() && !ss.is_null()) fail("services", "expected a list, got " + show(ss));
+            else if (ss.streamed()) {
+                c.services = std::move(items.streamed);
+                errors.insert(errors.end(), items.errors.begin(), items.errors.end());
+            } else
                 for (size_t i = 0; i < ss.size(); ++i)
                     c.services.push_back(service(ss[i], "services[" + std::to_string(i) + "]"));
         }
         return c;
+    }
+
+    // services: items as the parser hands them over (YamlItemSink), each
+    // read and dropped at once; config() takes them, and their errors, here.
+    std::vector<Service> streamed;
+    void stream_service(const YamlNode& n, size_t i) {
+        streamed.push_back(service(n, "services[" + std::to_string(i) + "]"));
     }
 };
 
@@ -232,35 +243,34 @@ Error joined(const std::vector<std::string>& errors) {
     return Error{msg, 0};
 }
 
-}  // namespace
-
-Result<Config> parse_config(const std::string& yaml_text, const CgroupCheck& check_cgroup) {
-    YAML::Node root;
+// Streams: the file is never held whole, nor is its services: list as a tree.
+Result<Config> parse_stream(std::istream& in, const CgroupCheck& check_cgroup) {
+    Reader r, items;
+    YamlNode root;
     try {
-        root = YAML::Load(yaml_text);
+        root = load_yaml(in, {"services", [&](const YamlNode& n, size_t i) { items.stream_service(n, i); }});
     } catch (const YAML::Exception& e) {
         return Error{"invalid config: YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
                          std::to_string(e.mark.column + 1) + ": " + e.msg,
                      0};
     }
-    Reader r;
-    Config c;
-    try {
-        c = r.config(root, check_cgroup);
-    } catch (const YAML::Exception& e) {
-        r.fail("config", e.what());
-    }
+    Config c = r.config(root, check_cgroup, items);
     if (r.errors.empty()) validate_config(c, r.errors);
     if (!r.errors.empty()) return joined(r.errors);
     return c;
 }
 
+}  // namespace
+
+Result<Config> parse_config(const std::string& yaml_text, const CgroupCheck& check_cgroup) {
+    std::istringstream in(yaml_text);
+    return parse_stream(in, check_cgroup);
+}
+
 Result<Config> load_config_file(const std::string& path, const CgroupCheck& check_cgroup) {
     std::ifstream in(path);
     if (!in) return sys_error("cannot read config " + path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto r = parse_config(ss.str(), check_cgroup);
+    auto r = parse_stream(in, check_cgroup);
     if (!r) return Error{path + ": " + r.error().message, 0};
     return r;
 }
