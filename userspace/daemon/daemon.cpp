@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "bpf/cgroup.h"
+#include "daemon/heap.h"
 #include "discovery/config_file.h"
 
 namespace hl {
@@ -106,6 +107,7 @@ void Daemon::check_drains() {
 }
 
 void Daemon::reload(const char* why) {
+    const GiveBackFreeHeapOnExit give_back;  // after cfg below is freed too
     spdlog::info("reloading config {} ({})", opts_.config, why);
     auto cfg = load_config_file(opts_.config, check_cgroup);
     if (!cfg) {
@@ -150,16 +152,21 @@ void Daemon::start_metrics(const std::string& listen) {
 }
 
 int Daemon::run() {
-    auto cfg = load_config_file(opts_.config, check_cgroup);
-    if (!cfg) {
-        spdlog::error("{}", cfg.error().what());
-        return 1;
+    {
+        // Scoped: once applied, the config lives on in the reconciler's
+        // state; keeping this copy too would hold it twice for good.
+        const GiveBackFreeHeapOnExit give_back;
+        auto cfg = load_config_file(opts_.config, check_cgroup);
+        if (!cfg) {
+            spdlog::error("{}", cfg.error().what());
+            return 1;
+        }
+        if (auto st = start(*cfg); !st) {
+            spdlog::error("{}", st.error().what());
+            return 1;
+        }
+        start_metrics(cfg->metrics_listen);
     }
-    if (auto st = start(*cfg); !st) {
-        spdlog::error("{}", st.error().what());
-        return 1;
-    }
-    start_metrics(cfg->metrics_listen);
     watcher_ = std::make_unique<ConfigWatcher>(io_, opts_.config, [this] { reload("file changed"); });
     watcher_->start();
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
