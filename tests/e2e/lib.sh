@@ -25,7 +25,8 @@
 #   netns        hl_netns_make, hl_bridge_make, hl_netns_join_bridge NS BR ADDR/LEN HOSTIF,
 #                hl_netns_hosts NS LINE..., hl_in_cgroup_netns CG NS CMD...
 #   processes    hl_nginx_start VAR DIR ADDR:PORT=TEXT..., hl_stop_pid PID [SIG],
-#                hl_daemon_start CFG PIN LOG (sets HL_DAEMON_PID), hl_pin_dir VAR NAME
+#                hl_daemon_start CFG PIN LOG (sets HL_DAEMON_PID), hl_pin_dir VAR NAME,
+#                hl_test_env NAME (CG PIN DIR CFG LOG MPORT METRICS)
 #   metrics      hl_metric URL NAME LABEL-SUBSTRING...
 #   misc         hl_free_port, hl_now_ms, hl_count_log FILE RE
 
@@ -483,6 +484,22 @@ hl_pin_remove() {
     [[ -e "$pin" ]] || return 0
     "$HOPLESSD" --cleanup --pin-dir "$pin" >/dev/null 2>&1
     rm -rf "$pin"
+}
+
+# hl_test_env NAME: what one daemon test needs, all named for NAME and undone
+# when the test ends: a cgroup ($CG), a pin dir ($PIN), a directory ($DIR)
+# holding the config ($CFG) and the daemon's log ($LOG), a free metrics port
+# ($MPORT) and its URL ($METRICS).
+hl_test_env() {
+    local name="$1"
+    hl_cgroup_make CG "hopless-e2e-$HL_ID-$name"
+    hl_pin_dir PIN "$name"
+    DIR="$HL_TMP/$name"
+    mkdir -p "$DIR" || hl_fail "cannot make $DIR"
+    CFG="$DIR/hopless.yaml"
+    LOG="$DIR/hoplessd.log"
+    MPORT="$(hl_free_port)" || hl_fail "no free port"
+    METRICS="http://127.0.0.1:$MPORT/metrics"
 }
 
 # hl_daemon_start CONFIG PIN LOG: starts hoplessd in the background and waits

@@ -66,14 +66,7 @@ replace_cfg() {
 setup() {
     local name="$1"
     shift
-    hl_cgroup_make CG "hopless-e2e-$HL_ID-$name"
-    hl_pin_dir PIN "$name"
-    DIR="$HL_TMP/$name"
-    mkdir -p "$DIR"
-    CFG="$DIR/hopless.yaml"
-    LOG="$DIR/hoplessd.log"
-    MPORT="$(hl_free_port)" || hl_fail "no free port"
-    METRICS="http://127.0.0.1:$MPORT/metrics"
+    hl_test_env "$name"
     VIP="$VIPNET.$((++VIPN))"
     write_cfg "$CFG" "$@"
     hl_daemon_start "$CFG" "$PIN" "$LOG"
