@@ -395,7 +395,7 @@ protected:
     SvcKey key_of(const hl::Service& s, const hl::Reconciler* r = nullptr) const {
         const auto& recs = (r ? r : &rec)->services();
         const auto& sr = recs.at({s.ns, s.name});
-        return svc_key(hl::make_service_key(*sr.spec.vip, s.port, s.protocol, sr.key.ns_id));
+        return svc_key(hl::make_service_key(sr.vip(), s.port, s.protocol, sr.key.ns_id));
     }
     const hl_service& published(const SvcKey& k) const { return w.state.services.at(k); }
 
@@ -492,7 +492,7 @@ TEST_F(ReconcilerTest, ChangedBackendSetIsPublishedByOneServiceWrite) {
     apply(config({v1}));
     SvcKey k = key_of(v1);
     const hl_service before = published(k);
-    const uint32_t removed_id = rec.services().begin()->second.backends.at({ip("10.0.0.1"), 8080}).id;
+    const uint32_t removed_id = rec.services().begin()->second.find_backend(ip("10.0.0.1"), 8080)->id;
 
     hl::Service v2 = service("web", "127.255.0.1", 80, {be("10.0.0.2"), be("10.0.0.3")});
     size_t m = w.log.size();
@@ -773,10 +773,10 @@ TEST_F(ReconcilerTest, AdoptionKeepsIdsAndVipsAndWritesNothing) {
         SCOPED_TRACE(name.second);
         const auto& now = again.services().at(name);
         EXPECT_EQ(now.id, old.id);
-        EXPECT_EQ(now.spec.vip, old.spec.vip) << "an allocated VIP survives a restart";
+        EXPECT_EQ(now.vip(), old.vip()) << "an allocated VIP survives a restart";
         EXPECT_EQ(now.slots, old.slots);
         ASSERT_EQ(now.backends.size(), old.backends.size());
-        for (const auto& [ep, b] : old.backends) EXPECT_EQ(now.backends.at(ep).id, b.id);
+        EXPECT_EQ(now.backends, old.backends);
     }
 
     // The adopted reconciler carries on: the next change retires the table
@@ -810,7 +810,7 @@ TEST_F(ReconcilerTest, VipsComeFromThePoolAndStayAcrossReloads) {
                            service("b", "127.255.0.1", 80, {be("10.0.0.2")}),  // taken explicitly
                            service("c", std::nullopt, 80, {be("10.0.0.3")})});
     apply(c);
-    auto vip = [&](const char* name) { return *rec.services().at({"default", name}).spec.vip; };
+    auto vip = [&](const char* name) { return rec.services().at({"default", name}).vip(); };
     const hl::IpAddress va = vip("a"), vc = vip("c");
     EXPECT_TRUE(c.vip_pool.contains(va));
     EXPECT_TRUE(c.vip_pool.contains(vc));

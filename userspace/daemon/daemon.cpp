@@ -70,8 +70,8 @@ void Daemon::after_apply(const Config& cfg, const ApplyReport& report) {
     std::set<BackendKey> draining;
     auto now = std::chrono::steady_clock::now();
     for (const auto& [name, svc] : reconciler_->services())
-        for (const auto& [ep, be] : svc.backends)
-            if (be.spec.state == BackendState::Draining && svc.spec.drain_timeout_s > 0) {
+        for (const auto& be : svc.backends)
+            if (be.spec.state == BackendState::Draining && svc.value.drain_timeout_s > 0) {
                 draining.insert({svc.id, be.id});
                 draining_since_.try_emplace({svc.id, be.id}, now);
             }
@@ -90,11 +90,11 @@ void Daemon::check_drains() {
     auto now = std::chrono::steady_clock::now();
     std::vector<Doomed> doomed;
     for (const auto& [name, svc] : reconciler_->services())
-        for (const auto& [ep, be] : svc.backends) {
+        for (const auto& be : svc.backends) {
             BackendKey k{svc.id, be.id};
             auto it = draining_since_.find(k);
             if (it == draining_since_.end() || drained_.count(k)) continue;
-            if (now - it->second >= std::chrono::seconds(svc.spec.drain_timeout_s)) {
+            if (now - it->second >= std::chrono::seconds(svc.value.drain_timeout_s)) {
                 doomed.push_back({be.id, svc.id});
                 drained_.insert(k);
             }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "datapath/slot_table.h"
 
@@ -28,7 +29,37 @@ std::string name_of(const char* s, size_t n) { return std::string(s, strnlen(s, 
 bool same_value(const hl_service& a, const hl_service& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 bool same_key(const hl_service_key& a, const hl_service_key& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
+bool contains(const ServiceKeySet& keys, const hl_service_key& k) {
+    return std::binary_search(keys.begin(), keys.end(), key_bytes(k));
+}
+
+using Endpoint = std::pair<IpAddress, uint16_t>;
+Endpoint endpoint(const Reconciler::BackendRec& b) { return {b.spec.address, b.spec.port}; }
+bool by_endpoint(const Reconciler::BackendRec& a, const Reconciler::BackendRec& b) {
+    return endpoint(a) < endpoint(b);
+}
+
+const Reconciler::BackendRec* find_endpoint(const std::vector<Reconciler::BackendRec>& sorted, const Endpoint& ep) {
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), ep,
+                               [](const Reconciler::BackendRec& b, const Endpoint& e) { return endpoint(b) < e; });
+    return it != sorted.end() && endpoint(*it) == ep ? &*it : nullptr;
+}
+
+// Sorts by endpoint; of two with the same endpoint the later one stays, as
+// when they were assigned in turn into a map.
+void sort_by_endpoint(std::vector<Reconciler::BackendRec>& recs) {
+    std::stable_sort(recs.begin(), recs.end(), by_endpoint);
+    auto last_of_each = std::unique(recs.rbegin(), recs.rend(), [](const auto& a, const auto& b) {
+        return endpoint(a) == endpoint(b);
+    });
+    recs.erase(recs.begin(), last_of_each.base());
+}
+
 }  // namespace
+
+const Reconciler::BackendRec* Reconciler::ServiceRec::find_backend(const IpAddress& address, uint16_t port) const {
+    return find_endpoint(backends, {address, port});
+}
 
 hl_service_key make_service_key(const IpAddress& vip, uint16_t port, Protocol proto, uint32_t ns_id) {
     hl_service_key k{};
@@ -76,7 +107,6 @@ void Reconciler::adopt() {
         ns_names[id] = name;
         ns_alloc_.claim(id);
     }
-    std::set<uint32_t> live_services;
     std::map<uint32_t, ServiceRec*> by_id;
     for (const auto& [key, value] : k.services) {
         ServiceRec rec;
@@ -84,18 +114,11 @@ void Reconciler::adopt() {
         rec.key = key;
         rec.value = value;
         auto meta = k.service_meta.find(value.id);
-        rec.spec.name = meta != k.service_meta.end() ? name_of(meta->second.name, HL_NAME_LEN)
-                                                      : "service-" + std::to_string(value.id);
-        rec.spec.ns = ns_names.count(key.ns_id) ? ns_names[key.ns_id] : "default";
-        rec.spec.vip = IpAddress::from_bytes(key.addr);
-        rec.spec.port = ntohs(key.port);
-        rec.spec.protocol = key.proto == IPPROTO_UDP ? Protocol::Udp : Protocol::Tcp;
-        rec.spec.algorithm = static_cast<Algorithm>(value.algorithm);
-        rec.spec.affinity_timeout_s = value.affinity_timeout_s;
-        rec.spec.drain_timeout_s = value.drain_timeout_s;
+        ServiceName name{ns_names.count(key.ns_id) ? ns_names[key.ns_id] : "default",
+                         meta != k.service_meta.end() ? name_of(meta->second.name, HL_NAME_LEN)
+                                                      : "service-" + std::to_string(value.id)};
         service_ids_.claim(value.id);
-        live_services.insert(value.id);
-        auto [it, fresh] = services_.emplace(ServiceName{rec.spec.ns, rec.spec.name}, rec);
+        auto [it, fresh] = services_.emplace(std::move(name), std::move(rec));
         if (fresh) by_id[value.id] = &it->second;
     }
     for (const auto& [id, be] : k.backends) {
@@ -109,28 +132,23 @@ void Reconciler::adopt() {
         spec.port = ntohs(be.port);
         spec.weight = be.weight;
         spec.state = static_cast<BackendState>(be.state);
-        owner->second->backends[{spec.address, spec.port}] = BackendRec{id, spec};
+        owner->second->backends.push_back(BackendRec{id, spec});
         backend_ids_.claim(id);
     }
     // The table in force, in slot order; any other generation is retired.
-    std::map<uint32_t, std::map<uint32_t, uint32_t>> current;
+    std::vector<std::array<uint32_t, 3>> in_force;  // service id, slot, backend id
     for (const auto& [sk, bid] : k.slots) {
         auto owner = by_id.find(sk.service_id);
         if (owner != by_id.end() && sk.generation == owner->second->value.generation)
-            current[sk.service_id][sk.slot] = bid;
+            in_force.push_back({sk.service_id, sk.slot, bid});
         else if (owner != by_id.end())
             owner->second->retired.push_back(sk);
         else
             orphan_slots_.push_back(sk);
     }
-    for (auto& [id, rec] : by_id) {
-        for (const auto& [slot, bid] : current[id]) rec->slots.push_back(bid);
-        // Backends in the order of the table, so an unchanged config maps to
-        // the same table and nothing is rewritten.
-        std::vector<Backend> ordered;
-        for (const auto& [ep, b] : rec->backends) ordered.push_back(b.spec);
-        rec->spec.backends = ordered;
-    }
+    std::sort(in_force.begin(), in_force.end());
+    for (const auto& [id, slot, bid] : in_force) by_id[id]->slots.push_back(bid);
+    for (auto& [id, rec] : by_id) sort_by_endpoint(rec->backends);
     for (const auto& [id, v] : k.cgroups) cgroup_recs_[id] = CgroupRec{v};
 }
 
@@ -145,16 +163,15 @@ Result<uint32_t> Reconciler::namespace_id(const std::string& name) {
     return *id;
 }
 
-Status Reconciler::remove_service(const ServiceRec& rec, const std::set<ServiceKeyBytes>& keep_keys,
-                                  ApplyReport& report) {
+Status Reconciler::remove_service(const ServiceRec& rec, const ServiceKeySet& keep_keys, ApplyReport& report) {
     // Unpublish first: from here no new connect can reach the parts below.
-    if (!keep_keys.count(key_bytes(rec.key)))
+    if (!contains(keep_keys, rec.key))
         if (auto st = counted(store_.delete_service(rec.key)); !st) return st;
     for (uint32_t i = 0; i < rec.slots.size(); ++i)
         if (auto st = counted(store_.delete_slot({rec.id, rec.value.generation, i})); !st) return st;
     for (const auto& sk : rec.retired)
         if (auto st = counted(store_.delete_slot(sk)); !st) return st;
-    for (const auto& [ep, b] : rec.backends) {
+    for (const auto& b : rec.backends) {
         if (auto st = counted(store_.delete_backend(b.id)); !st) return st;
         backend_ids_.release(b.id);
         report.removed_backends.push_back({b.id, rec.id});
@@ -166,8 +183,8 @@ Status Reconciler::remove_service(const ServiceRec& rec, const std::set<ServiceK
 
 // Writes one desired service over its current record (or a new one when rec
 // is empty). Returns whether anything changed.
-Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
-                                       const std::set<ServiceKeyBytes>& desired_keys, ApplyReport& report) {
+Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, ServiceRec* rec,
+                                       const ServiceKeySet& desired_keys, ApplyReport& report) {
     auto ns = namespace_id(s.ns);
     if (!ns) return ns.error();
     bool changed = false;
@@ -185,14 +202,13 @@ Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
     }
 
     // 1. Backends: new ones and changed weights/states, before any slot names them.
-    std::map<std::pair<IpAddress, uint16_t>, BackendRec> next;
-    std::vector<uint32_t> ids_in_order;
+    std::vector<BackendRec> next;  // in the order of s.backends until the table is built
+    next.reserve(s.backends.size());
     for (const auto& b : s.backends) {
-        std::pair<IpAddress, uint16_t> ep{b.address, b.port};
-        auto it = rec->backends.find(ep);
+        const BackendRec* known = rec->find_backend(b.address, b.port);
         BackendRec br;
-        if (it != rec->backends.end()) {
-            br = it->second;
+        if (known) {
+            br = *known;
             if (!(br.spec == b)) {
                 br.spec = b;
                 if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id))); !st) return st.error();
@@ -207,13 +223,13 @@ Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
             if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id))); !st) return st.error();
             changed = true;
         }
-        next[ep] = br;
-        ids_in_order.push_back(br.id);
+        next.push_back(br);
     }
 
     // 2. The table, written whole under a new generation when it differs.
     std::vector<uint32_t> table;
-    for (uint32_t idx : build_slot_table(s.backends, HL_MAX_SLOTS_PER_SERVICE)) table.push_back(ids_in_order[idx]);
+    for (uint32_t idx : build_slot_table(s.backends, HL_MAX_SLOTS_PER_SERVICE)) table.push_back(next[idx].id);
+    sort_by_endpoint(next);
     hl_service value = rec->value;
     value.id = rec->id;
     value.algorithm = static_cast<uint8_t>(s.algorithm);
@@ -228,13 +244,13 @@ Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
     }
 
     // 3. Publish: one update of the service entry switches connects over.
-    hl_service_key key = make_service_key(*s.vip, s.port, s.protocol, *ns);
+    hl_service_key key = make_service_key(vip, s.port, s.protocol, *ns);
     const bool key_moved = !fresh && !same_key(key, rec->key);
     if (fresh || key_moved || !same_value(value, rec->value)) {
         if (auto st = counted(store_.put_service(key, value)); !st) return st.error();
         changed = true;
     }
-    if (key_moved && !desired_keys.count(key_bytes(rec->key)))
+    if (key_moved && !contains(desired_keys, rec->key))
         if (auto st = counted(store_.delete_service(rec->key)); !st) return st.error();
 
     // 4. Retire: the table before last goes now; the one just replaced stays
@@ -248,8 +264,8 @@ Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
                 rec->retired.push_back({rec->id, rec->value.generation, i});
     }
     // 5. Backends that left the set.
-    for (const auto& [ep, br] : rec->backends) {
-        if (next.count(ep)) continue;
+    for (const auto& br : rec->backends) {
+        if (find_endpoint(next, endpoint(br))) continue;
         if (auto st = counted(store_.delete_backend(br.id)); !st) return st.error();
         backend_ids_.release(br.id);
         report.removed_backends.push_back({br.id, rec->id});
@@ -257,10 +273,59 @@ Result<bool> Reconciler::write_service(const Service& s, ServiceRec* rec,
     }
     rec->key = key;
     rec->value = value;
-    rec->slots = table;
-    rec->backends = std::move(next);
-    rec->spec = s;
+    // Replaced only when they differ: an unchanged reload then allocates
+    // nothing that outlives it, so the heap does not fragment reload by reload.
+    if (new_table) rec->slots = std::move(table);
+    if (rec->backends != next) rec->backends = std::move(next);
     return changed;
+}
+
+// Each service's VIP: its own, else the one it had (a service keeps its VIP
+// across reloads), else the first free address of the pool.
+Result<std::vector<IpAddress>> Reconciler::plan_vips(const Config& cfg) const {
+    std::vector<IpAddress> vips(cfg.services.size());
+    std::vector<bool> missing(cfg.services.size(), false);
+    bool any_missing = false;
+    for (size_t i = 0; i < cfg.services.size(); ++i) {
+        if (cfg.services[i].vip) vips[i] = *cfg.services[i].vip;
+        else missing[i] = any_missing = true;
+    }
+    if (!any_missing) return vips;
+    std::set<IpAddress> used;
+    for (size_t i = 0; i < vips.size(); ++i)
+        if (!missing[i]) used.insert(vips[i]);
+    for (size_t i = 0; i < vips.size(); ++i) {
+        if (!missing[i]) continue;
+        const Service& s = cfg.services[i];
+        auto prev = services_.find({s.ns, s.name});
+        if (prev != services_.end() && cfg.vip_pool.contains(prev->second.vip()) && !used.count(prev->second.vip())) {
+            vips[i] = prev->second.vip();
+            missing[i] = false;
+            used.insert(vips[i]);
+        }
+    }
+    for (size_t i = 0; i < vips.size(); ++i) {
+        if (!missing[i]) continue;
+        const Service& s = cfg.services[i];
+        if (!cfg.vip_pool.base.is_v4())
+            return Error{"vip_pool: only an IPv4 pool can allocate VIPs (service '" + s.name + "' names none)", 0};
+        uint32_t base = cfg.vip_pool.base.v4_host_order();
+        uint32_t size = cfg.vip_pool.length >= 32 ? 1 : (1u << (32 - cfg.vip_pool.length));
+        uint32_t mask = ~(size - 1);
+        for (uint32_t k = 1; k + 1 < size || (size <= 2 && k < size); ++k) {
+            auto a = IpAddress::v4((base & mask) + k);
+            if (!used.count(a)) {
+                vips[i] = a;
+                missing[i] = false;
+                used.insert(a);
+                break;
+            }
+        }
+        if (missing[i])
+            return Error{"vip_pool: " + cfg.vip_pool.to_string() + " has no free address for service '" + s.name + "'",
+                         0};
+    }
+    return vips;
 }
 
 Result<ApplyReport> Reconciler::apply(const Config& cfg) {
@@ -268,38 +333,10 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
     ApplyReport report;
 
     // ---- plan: everything that can fail without the kernel, before any write.
-    std::vector<Service> desired = cfg.services;
-    std::set<IpAddress> used;
-    for (const auto& s : desired)
-        if (s.vip) used.insert(*s.vip);
-    for (auto& s : desired) {
-        if (s.vip) continue;
-        auto prev = services_.find({s.ns, s.name});
-        if (prev != services_.end() && prev->second.spec.vip && cfg.vip_pool.contains(*prev->second.spec.vip) &&
-            !used.count(*prev->second.spec.vip)) {
-            s.vip = prev->second.spec.vip;  // a service keeps its VIP across reloads
-            used.insert(*s.vip);
-        }
-    }
-    for (auto& s : desired) {
-        if (s.vip) continue;
-        if (!cfg.vip_pool.base.is_v4())
-            return Error{"vip_pool: only an IPv4 pool can allocate VIPs (service '" + s.name + "' names none)", 0};
-        uint32_t base = cfg.vip_pool.base.v4_host_order();
-        uint32_t size = cfg.vip_pool.length >= 32 ? 1 : (1u << (32 - cfg.vip_pool.length));
-        uint32_t mask = ~(size - 1);
-        for (uint32_t i = 1; i + 1 < size || (size <= 2 && i < size); ++i) {
-            auto a = IpAddress::v4((base & mask) + i);
-            if (!used.count(a)) {
-                s.vip = a;
-                used.insert(a);
-                break;
-            }
-        }
-        if (!s.vip)
-            return Error{"vip_pool: " + cfg.vip_pool.to_string() + " has no free address for service '" + s.name + "'",
-                         0};
-    }
+    // The config is read in place, not copied: at 65,536 services a copy is
+    // a second config's worth of memory.
+    auto vips = plan_vips(cfg);
+    if (!vips) return vips.error();
     struct WantCgroup {
         std::string path;
         uint64_t id;
@@ -327,24 +364,30 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
         if (auto st = counted(store_.delete_backend(id)); !st) return st.error();
     orphan_backends_.clear();
 
-    std::set<ServiceName> want_names;
-    std::set<ServiceKeyBytes> desired_keys;
-    for (const auto& s : desired) {
-        want_names.insert({s.ns, s.name});
+    // Sorted vectors, not sets: a quarter of the memory at 65,536 services.
+    using NameView = std::pair<std::string_view, std::string_view>;  // namespace, name
+    std::vector<NameView> want_names;
+    ServiceKeySet desired_keys;
+    want_names.reserve(cfg.services.size());
+    for (size_t i = 0; i < cfg.services.size(); ++i) {
+        const Service& s = cfg.services[i];
+        want_names.emplace_back(s.ns, s.name);
         if (auto it = ns_ids_.find(s.ns); it != ns_ids_.end())
-            desired_keys.insert(key_bytes(make_service_key(*s.vip, s.port, s.protocol, it->second)));
+            desired_keys.push_back(key_bytes(make_service_key((*vips)[i], s.port, s.protocol, it->second)));
     }
+    std::sort(want_names.begin(), want_names.end());
+    std::sort(desired_keys.begin(), desired_keys.end());
     // Removed services first, so their ids and keys are free for new ones.
     // One whose key a desired service takes over (a rename on the same VIP)
     // goes after that service is published: until the put of the key switches
     // connects over, they still find the old parts (invariant 1).
     std::vector<ServiceName> handed_over;
     for (auto it = services_.begin(); it != services_.end();) {
-        if (want_names.count(it->first)) {
+        if (std::binary_search(want_names.begin(), want_names.end(), NameView(it->first.first, it->first.second))) {
             ++it;
             continue;
         }
-        if (desired_keys.count(key_bytes(it->second.key))) {
+        if (contains(desired_keys, it->second.key)) {
             handed_over.push_back(it->first);
             ++it;
             continue;
@@ -353,13 +396,14 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
         ++report.removed;
         it = services_.erase(it);
     }
-    for (const auto& s : desired) {
+    for (size_t i = 0; i < cfg.services.size(); ++i) {
+        const Service& s = cfg.services[i];
         auto it = services_.find({s.ns, s.name});
         const bool fresh = it == services_.end();
         ServiceRec scratch;
         ServiceRec* rec = fresh ? &scratch : &it->second;
-        auto changed = write_service(s, rec, desired_keys, report);
-        if (fresh && rec->id) services_.emplace(ServiceName{s.ns, s.name}, *rec);
+        auto changed = write_service(s, (*vips)[i], rec, desired_keys, report);
+        if (fresh && rec->id) services_.emplace(ServiceName{s.ns, s.name}, std::move(scratch));
         if (!changed) return changed.error();
         if (fresh) ++report.added;
         else if (*changed) ++report.changed;

@@ -43,6 +43,8 @@ struct ApplyReport {
 // A service key as bytes, for sets of keys (the struct has no operator<).
 // Fixed size: gcc 12 at -O3 warns falsely on memcmp of vector<uint8_t>.
 using ServiceKeyBytes = std::array<uint8_t, sizeof(hl_service_key)>;
+// A sorted vector: a 65,536-key std::set costs four times the memory.
+using ServiceKeySet = std::vector<ServiceKeyBytes>;
 
 class Reconciler {
 public:
@@ -56,15 +58,21 @@ public:
     struct BackendRec {
         uint32_t id = 0;
         Backend spec;
+        bool operator==(const BackendRec&) const = default;
     };
+    // What the kernel holds for one service. One of these per service is most
+    // of the daemon's memory at scale, so nothing the key and value already
+    // say (VIP, port, protocol, namespace, algorithm, timeouts) is kept twice.
     struct ServiceRec {
         uint32_t id = 0;
-        Service spec;  // vip always set
         hl_service_key key{};
         hl_service value{};
-        std::map<std::pair<IpAddress, uint16_t>, BackendRec> backends;
+        std::vector<BackendRec> backends;  // sorted by endpoint (address, port)
         std::vector<uint32_t> slots;  // backend ids of the generation in force
         std::vector<hl_slot_key> retired;  // the previous table, kept for racing readers
+
+        IpAddress vip() const { return IpAddress::from_bytes(key.addr); }
+        const BackendRec* find_backend(const IpAddress& address, uint16_t port) const;
     };
     using ServiceName = std::pair<std::string, std::string>;  // namespace, name
     const std::map<ServiceName, ServiceRec>& services() const { return services_; }
@@ -74,10 +82,10 @@ private:
     struct CgroupRec {
         hl_cgroup_ns value{};
     };
-    Status remove_service(const ServiceRec& rec, const std::set<ServiceKeyBytes>& keep_keys,
-                          ApplyReport& report);
-    Result<bool> write_service(const Service& s, ServiceRec* rec, const std::set<ServiceKeyBytes>& desired_keys,
-                               ApplyReport& report);
+    Result<std::vector<IpAddress>> plan_vips(const Config& cfg) const;
+    Status remove_service(const ServiceRec& rec, const ServiceKeySet& keep_keys, ApplyReport& report);
+    Result<bool> write_service(const Service& s, const IpAddress& vip, ServiceRec* rec,
+                               const ServiceKeySet& desired_keys, ApplyReport& report);
     Result<uint32_t> namespace_id(const std::string& name);
     Status counted(Status st);
 
