@@ -54,26 +54,39 @@ std::vector<MetricFamily> DatapathCollector::Collect() const {
                              MetricType::Gauge);
     auto svcs = family("hopless_services", "Services loaded in the datapath", MetricType::Gauge);
     auto reloads = family("hopless_config_reloads_total", "Config loads by result", MetricType::Counter);
+    // A scrape of 65,536 services holds ~600,000 ClientMetrics at once: each
+    // family is sized up front (growth by doubling would hold two copies at
+    // each step), labels are moved in, and the families are moved out, not
+    // copied from an initializer list (heaptrack: 525 MB at the peak before).
+    size_t n_backends = 0;
+    for (const auto& s : inv.services) n_backends += s.backends.size();
+    MetricFamily* per_service[] = {&conns, &nobe, &udp, &stale, &aff, &bind, &destroyed};
+    for (auto* f : per_service) f->metric.reserve(inv.services.size());
+    be_conns.metric.reserve(n_backends);
+    be_healthy.metric.reserve(n_backends);
     for (const auto& s : inv.services) {
         std::vector<ClientMetric::Label> l{{"namespace", s.ns}, {"service", s.name}};
+        for (const auto& b : s.backends) {
+            std::vector<ClientMetric::Label> bl{l[0], l[1], {"backend", b.spec.endpoint()}};
+            add(be_conns, bl, static_cast<double>(b.connections));
+            add(be_healthy, std::move(bl), b.spec.state == BackendState::Active ? 1.0 : 0.0);
+        }
         add(conns, l, static_cast<double>(s.stats.connections));
         add(nobe, l, static_cast<double>(s.stats.no_backend));
         add(udp, l, static_cast<double>(s.stats.udp_translations));
         add(stale, l, static_cast<double>(s.stats.revnat_stale));
         add(aff, l, static_cast<double>(s.stats.affinity_hits));
         add(bind, l, static_cast<double>(s.stats.bind_rejects));
-        add(destroyed, l, static_cast<double>(s.stats.sockets_destroyed));
-        for (const auto& b : s.backends) {
-            auto bl = l;
-            bl.push_back({"backend", b.spec.endpoint()});
-            add(be_conns, bl, static_cast<double>(b.connections));
-            add(be_healthy, bl, b.spec.state == BackendState::Active ? 1.0 : 0.0);
-        }
+        add(destroyed, std::move(l), static_cast<double>(s.stats.sockets_destroyed));
     }
     add(svcs, {}, static_cast<double>(inv.services.size()));
     add(reloads, {{"result", "ok"}}, static_cast<double>(counters_.reloads_ok.load()));
     add(reloads, {{"result", "rejected"}}, static_cast<double>(counters_.reloads_rejected.load()));
-    return {conns, nobe, udp, stale, aff, bind, destroyed, be_conns, be_healthy, svcs, reloads};
+    std::vector<MetricFamily> out;
+    out.reserve(11);
+    for (auto* f : {&conns, &nobe, &udp, &stale, &aff, &bind, &destroyed, &be_conns, &be_healthy, &svcs, &reloads})
+        out.push_back(std::move(*f));
+    return out;
 }
 
 }  // namespace hl
