@@ -6,7 +6,6 @@
 #include <csignal>
 
 #include "bpf/cgroup.h"
-#include "daemon/heap.h"
 #include "discovery/config_file.h"
 
 namespace hl {
@@ -181,6 +180,7 @@ int Daemon::run() {
     };
     signals_.async_wait(on_signal);
     check_drains();
+    heap_trim_.start();
     spdlog::info("hoplessd running (pid {})", getpid());
     io_.run();
     metrics_.reset();

@@ -14,6 +14,7 @@
 #include "bpf/object.h"
 #include "bpf/socket_terminator.h"
 #include "daemon/config_watcher.h"
+#include "daemon/heap.h"
 #include "daemon/options.h"
 #include "datapath/cgroup_attacher.h"
 #include "datapath/kernel_map_store.h"
@@ -61,6 +62,7 @@ private:
     std::map<BackendKey, std::chrono::steady_clock::time_point> draining_since_;
     std::set<BackendKey> drained_;
     boost::asio::steady_timer drain_timer_{io_};
+    PeriodicHeapTrim heap_trim_{io_, std::chrono::seconds(2)};
 };
 
 }  // namespace hl

@@ -1,8 +1,13 @@
 // glibc keeps what the process frees for its own reuse instead of giving it
 // back to the kernel: the peak of a config load (the parsed config next to
-// the reconciler's state, validation and apply scratch) would stay resident
-// until the daemon exits. After each load the daemon hands the free pages back.
+// the reconciler's state, validation and apply scratch) or of a /metrics
+// scrape would stay resident for good. The daemon hands the free pages back.
 #pragma once
+
+#include <utility>  // before asio: boost 1.74 awaitable.hpp misses it under C++20
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 
 namespace hl {
 
@@ -16,6 +21,21 @@ public:
     GiveBackFreeHeapOnExit(const GiveBackFreeHeapOnExit&) = delete;
     GiveBackFreeHeapOnExit& operator=(const GiveBackFreeHeapOnExit&) = delete;
     ~GiveBackFreeHeapOnExit() { give_back_free_heap(); }
+};
+
+// Gives the free heap back at a steady pace. A scrape of /metrics at 65,536
+// services builds ~600,000 prometheus-cpp objects and a 47 MB text on a
+// CivetWeb thread and frees them after the response is written, where the
+// daemon has no hook; unreturned, each scrape left 200-400 MB resident. A
+// trim costs about 1 ms even over hundreds of MB of free heap.
+class PeriodicHeapTrim {
+public:
+    PeriodicHeapTrim(boost::asio::io_context& io, std::chrono::milliseconds every) : timer_(io), every_(every) {}
+    void start();
+
+private:
+    boost::asio::steady_timer timer_;
+    std::chrono::milliseconds every_;
 };
 
 }  // namespace hl
