@@ -223,6 +223,14 @@ TEST(ConfigFile, UnknownTopLevelKey) {
     EXPECT_THAT(e, HasSubstr("vip_pool")) << "lists the keys it expected";
 }
 
+TEST(ConfigFile, KeyGivenTwiceIsAnErrorNotALastWins) {
+    // YAML says keys are unique; a second `port:` must not silently win.
+    EXPECT_THAT(parse_error(one_service("    port: 81\n")), HasSubstr("services[0].port: key given twice"));
+    EXPECT_THAT(parse_error("services: []\nservices: []\n"), HasSubstr("services: key given twice"));
+    EXPECT_THAT(parse_error(one_service("", "        weight: 2\n        weight: 3\n")),
+                HasSubstr("services[0].backends[0].weight: key given twice"));
+}
+
 TEST(ConfigFile, UnknownKeyInService) {
     EXPECT_THAT(parse_error(one_service("    weight: 3\n")), HasSubstr("services[0].weight: unknown key"));
 }
