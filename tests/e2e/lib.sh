@@ -325,19 +325,28 @@ hl_cgroup_make() {
     printf -v "$1" '%s' "$path"
 }
 
-# hl_cgroup_remove PATH: kills what is left in it (children first), then removes it. Bounded.
+# hl_cgroup_remove PATH: kills what is left in it (children first), waits until
+# it is empty, then removes it. "Empty" is cgroup.events' populated 0, not an
+# empty cgroup.procs: a killed process whose parent is gone stays a zombie,
+# and keeps the cgroup busy, until init reaps it (over a second here).
+# Bounded: 10 s.
 hl_cgroup_remove() {
     local path="$1" i pid sub
     [[ -d "$path" ]] || return 0
     for sub in "$path"/*/; do
         [[ -d "$sub" && -f "$sub/cgroup.procs" ]] && hl_cgroup_remove "${sub%/}"
     done
-    for ((i = 0; i < 50; i++)); do
-        [[ -s "$path/cgroup.procs" ]] || break
-        while read -r pid; do kill -9 "$pid" 2>/dev/null; done <"$path/cgroup.procs"
+    for ((i = 0; i < 100; i++)); do
+        grep -qx 'populated 0' "$path/cgroup.events" 2>/dev/null && break
+        if [[ -e "$path/cgroup.kill" ]]; then
+            echo 1 >"$path/cgroup.kill" 2>/dev/null
+        else
+            while read -r pid; do kill -9 "$pid" 2>/dev/null; done <"$path/cgroup.procs"
+        fi
         sleep 0.1
     done
-    rmdir "$path" 2>/dev/null || { sleep 0.2; rmdir "$path" 2>/dev/null; }
+    rmdir "$path" 2>/dev/null || { sleep 0.5; rmdir "$path" 2>/dev/null; } ||
+        echo "    cleanup: cannot remove cgroup $path" >&2
 }
 
 hl_cgroup_id() { stat -c %i "$1"; }  # the cgroup id is the kernfs inode number
@@ -490,6 +499,7 @@ hl_pin_remove() {
 # when the test ends: a cgroup ($CG), a pin dir ($PIN), a directory ($DIR)
 # holding the config ($CFG) and the daemon's log ($LOG), a free metrics port
 # ($MPORT) and its URL ($METRICS).
+# shellcheck disable=SC2034  # the variables are the caller's
 hl_test_env() {
     local name="$1"
     hl_cgroup_make CG "hopless-e2e-$HL_ID-$name"
