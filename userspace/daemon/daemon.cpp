@@ -72,10 +72,9 @@ void Daemon::after_apply(const Config& cfg, const ApplyReport& report) {
         for (const auto& be : svc.backends)
             if (be.spec.state == BackendState::Draining && svc.value.drain_timeout_s > 0) {
                 draining.insert({svc.id, be.id});
-                draining_since_.try_emplace({svc.id, be.id}, now);
+                drains_.try_emplace({svc.id, be.id}, Drain{now}).first->second.timeout_s = svc.value.drain_timeout_s;
             }
-    std::erase_if(draining_since_, [&](const auto& kv) { return !draining.count(kv.first); });
-    std::erase_if(drained_, [&](const BackendKey& k) { return !draining.count(k); });
+    std::erase_if(drains_, [&](const auto& kv) { return !draining.count(kv.first); });
 }
 
 void Daemon::terminate(const std::vector<Doomed>& doomed, const char* why) {
@@ -88,15 +87,10 @@ void Daemon::terminate(const std::vector<Doomed>& doomed, const char* why) {
 void Daemon::check_drains() {
     auto now = std::chrono::steady_clock::now();
     std::vector<Doomed> doomed;
-    for (const auto& [name, svc] : reconciler_->services())
-        for (const auto& be : svc.backends) {
-            BackendKey k{svc.id, be.id};
-            auto it = draining_since_.find(k);
-            if (it == draining_since_.end() || drained_.count(k)) continue;
-            if (now - it->second >= std::chrono::seconds(svc.value.drain_timeout_s)) {
-                doomed.push_back({be.id, svc.id});
-                drained_.insert(k);
-            }
+    for (auto& [k, d] : drains_)
+        if (!d.terminated && now - d.since >= std::chrono::seconds(d.timeout_s)) {
+            doomed.push_back({k.second, k.first});
+            d.terminated = true;
         }
     terminate(doomed, "drained past drain_timeout");
     drain_timer_.expires_after(std::chrono::seconds(1));

@@ -59,8 +59,14 @@ private:
     std::unique_ptr<SocketTerminator> terminator_;
     std::vector<std::string> attached_paths_;
     using BackendKey = std::pair<uint32_t, uint32_t>;  // service id, backend id
-    std::map<BackendKey, std::chrono::steady_clock::time_point> draining_since_;
-    std::set<BackendKey> drained_;
+    // Backends draining under a drain_timeout: filled at each apply, so the
+    // 1 s check reads only these, not every backend of every service.
+    struct Drain {
+        std::chrono::steady_clock::time_point since;
+        uint32_t timeout_s = 0;   // the service's drain_timeout, as last applied
+        bool terminated = false;  // its sockets were ended: once per drain
+    };
+    std::map<BackendKey, Drain> drains_;
     boost::asio::steady_timer drain_timer_{io_};
     PeriodicHeapTrim heap_trim_{io_, std::chrono::seconds(2)};
 };
