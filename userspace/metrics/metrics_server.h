@@ -5,9 +5,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
+#include "model/address.h"
 
 namespace prometheus {
 class Collectable;
@@ -34,6 +36,7 @@ private:
     std::shared_ptr<prometheus::Collectable> what_;
     std::string host_;  // as in the listen string, brackets kept for v6
     int port_ = 0;
+    std::optional<IpAddress> wake_;  // what the stop connects to (wake_address)
 };
 
 }  // namespace hl
