@@ -98,10 +98,9 @@ private:
                 vals.resize(chunk);
                 continue;
             }
-            if (err && err != ENOENT) {
-                if (first) return false;
-                return true;  // the map changed under us: what was read stands, as in a key walk
-            }
+            // Unsupported at the first call: walk key by key. Later, the map
+            // changed under us: what was read stands, as in a key walk.
+            if (err && err != ENOENT) return !first;
             for (uint32_t i = 0; i < count; ++i) f(keys[i], vals[i]);
             if (err == ENOENT) return true;  // the end
             std::memcpy(in, out, sizeof(in));

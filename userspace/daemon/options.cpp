@@ -31,13 +31,15 @@ std::optional<DaemonOptions> parse_daemon_options(int argc, char** argv, int& ex
         // A missing value, or an option where the value should be
         // (`--pin-dir --config x`), is an error that names the option.
         auto value = [&](const char* name) -> const char* {
-            if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0')) {
-                std::fprintf(stderr, "hoplessd: %s needs a value%s%s%s\n", name, i + 1 < argc ? " (got '" : "",
-                             i + 1 < argc ? argv[i + 1] : "", i + 1 < argc ? "')" : "");
-                exit_code = 2;
-                return nullptr;
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "hoplessd: %s needs a value\n", name);
+            } else if (argv[i + 1][0] == '-' && argv[i + 1][1] != '\0') {
+                std::fprintf(stderr, "hoplessd: %s needs a value (got '%s')\n", name, argv[i + 1]);
+            } else {
+                return argv[++i];
             }
-            return argv[++i];
+            exit_code = 2;
+            return nullptr;
         };
         if (a == "-h" || a == "--help") {
             std::fputs(kUsage, stdout);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "datapath/slot_table.h"
@@ -283,49 +284,46 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
 // Each service's VIP: its own, else the one it had (a service keeps its VIP
 // across reloads), else the first free address of the pool.
 Result<std::vector<IpAddress>> Reconciler::plan_vips(const Config& cfg) const {
-    std::vector<IpAddress> vips(cfg.services.size());
-    std::vector<bool> missing(cfg.services.size(), false);
-    bool any_missing = false;
-    for (size_t i = 0; i < cfg.services.size(); ++i) {
-        if (cfg.services[i].vip) vips[i] = *cfg.services[i].vip;
-        else missing[i] = any_missing = true;
-    }
-    if (!any_missing) return vips;
+    const size_t n = cfg.services.size();
+    std::vector<std::optional<IpAddress>> vip(n);
+    for (size_t i = 0; i < n; ++i) vip[i] = cfg.services[i].vip;
+    auto all_set = [&] {
+        std::vector<IpAddress> out;
+        out.reserve(n);
+        for (const auto& v : vip) out.push_back(*v);
+        return out;
+    };
+    if (std::all_of(vip.begin(), vip.end(), [](const auto& v) { return v.has_value(); }))
+        return all_set();  // the common case: no set of used addresses to build
     std::set<IpAddress> used;
-    for (size_t i = 0; i < vips.size(); ++i)
-        if (!missing[i]) used.insert(vips[i]);
-    for (size_t i = 0; i < vips.size(); ++i) {
-        if (!missing[i]) continue;
+    for (const auto& v : vip)
+        if (v) used.insert(*v);
+    for (size_t i = 0; i < n; ++i) {
+        if (vip[i]) continue;
         const Service& s = cfg.services[i];
         auto prev = services_.find({s.ns, s.name});
         if (prev != services_.end() && cfg.vip_pool.contains(prev->second.vip()) && !used.count(prev->second.vip())) {
-            vips[i] = prev->second.vip();
-            missing[i] = false;
-            used.insert(vips[i]);
+            vip[i] = prev->second.vip();
+            used.insert(*vip[i]);
         }
     }
-    for (size_t i = 0; i < vips.size(); ++i) {
-        if (!missing[i]) continue;
+    for (size_t i = 0; i < n; ++i) {
+        if (vip[i]) continue;
         const Service& s = cfg.services[i];
         if (!cfg.vip_pool.base.is_v4())
             return Error{"vip_pool: only an IPv4 pool can allocate VIPs (service '" + s.name + "' names none)", 0};
         uint32_t base = cfg.vip_pool.base.v4_host_order();
         uint32_t size = cfg.vip_pool.length >= 32 ? 1 : (1u << (32 - cfg.vip_pool.length));
         uint32_t mask = ~(size - 1);
-        for (uint32_t k = 1; k + 1 < size || (size <= 2 && k < size); ++k) {
+        for (uint32_t k = 1; !vip[i] && (k + 1 < size || (size <= 2 && k < size)); ++k) {
             auto a = IpAddress::v4((base & mask) + k);
-            if (!used.count(a)) {
-                vips[i] = a;
-                missing[i] = false;
-                used.insert(a);
-                break;
-            }
+            if (used.insert(a).second) vip[i] = a;
         }
-        if (missing[i])
+        if (!vip[i])
             return Error{"vip_pool: " + cfg.vip_pool.to_string() + " has no free address for service '" + s.name + "'",
                          0};
     }
-    return vips;
+    return all_set();
 }
 
 Result<ApplyReport> Reconciler::apply(const Config& cfg) {
