@@ -5,6 +5,7 @@
 #   hl_init                 # root + BPF check (SKIP=77, or FAIL under HOPLESS_REQUIRE_BPF=1),
 #                           # temp dir, cleanup registry, EXIT/INT/TERM traps
 #   hl_run_test NAME FUNC   # runs FUNC in a subshell, prints PASS/FAIL, undoes what it made
+#   hl_run_selected "NAME:FUNC"... -- "$@"   # the tests the command line names (all by default)
 #   hl_summary              # prints "N passed, M failed"; returns non-zero on any failure
 #
 # Rules the helpers keep (the machine is watched): traffic only to loopback and
@@ -266,6 +267,22 @@ hl_run_test() {
         printf 'FAIL: %s (%ss)\n' "$name" "$((SECONDS - start))"
     fi
     ((rc == 130 || rc == 143)) && exit "$rc"
+    return 0
+}
+
+# hl_run_selected "NAME:FUNC"... -- ARG...: runs each test whose NAME starts
+# with an ARG or whose FUNC is ARG or t_ARG; every test when no ARG is given.
+hl_run_selected() {
+    local -a tests=()
+    while (($# > 0)) && [[ "$1" != -- ]]; do tests+=("$1"); shift; done
+    shift  # the --
+    local entry name fn arg want
+    for entry in "${tests[@]}"; do
+        name="${entry%%:*}" fn="${entry##*:}"
+        want=$((($# == 0)))
+        for arg in "$@"; do [[ "$name" == "$arg"* || "$fn" == "$arg" || "$fn" == "t_$arg" ]] && want=1; done
+        ((want)) && hl_run_test "$name" "$fn"
+    done
     return 0
 }
 

@@ -438,13 +438,5 @@ ALL=(
     "m reload on configmap swap:t_reload_on_configmap_swap"
     "n bad arguments:t_bad_arguments"
 )
-for entry in "${ALL[@]}"; do
-    name="${entry%%:*}" fn="${entry##*:}"
-    if (($# > 0)); then
-        want=0
-        for arg in "$@"; do [[ "$name" == "$arg"* || "$fn" == "$arg" ]] && want=1; done
-        ((want)) || continue
-    fi
-    hl_run_test "$name" "$fn"
-done
+hl_run_selected "${ALL[@]}" -- "$@"
 hl_summary

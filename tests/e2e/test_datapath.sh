@@ -320,13 +320,5 @@ ALL=(
     "drain then terminated:t_drain"
     "65536 services by default:t_scale"
 )
-for entry in "${ALL[@]}"; do
-    name="${entry%%:*}" fn="${entry##*:}"
-    if (($# > 0)); then
-        want=0
-        for arg in "$@"; do [[ "$name" == "$arg"* || "$fn" == "$arg" || "$fn" == "t_$arg" ]] && want=1; done
-        ((want)) || continue
-    fi
-    hl_run_test "$name" "$fn"
-done
+hl_run_selected "${ALL[@]}" -- "$@"
 hl_summary
