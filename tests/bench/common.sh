@@ -87,12 +87,21 @@ hb_cleanup() {
 
 # ---- binaries ------------------------------------------------------------
 
+# hb_find_hoplessd: $HOPLESSD when given; else builds build-bench (Release)
+# and uses it. Always through cmake, which rebuilds only what changed: a
+# binary left from an older tree must never be what gets measured.
 hb_find_hoplessd() {
-    local c
-    for c in "${HOPLESSD:-}" "$HB_REPO/build-bench/hoplessd" "$HB_REPO/build/hoplessd"; do
-        [[ -n $c && -x $c ]] && { HB_HOPLESSD=$c; return 0; }
-    done
-    hb_die "no hoplessd: build it (cmake --build build-bench --target hoplessd) or set HOPLESSD"
+    if [[ -n "${HOPLESSD:-}" ]]; then
+        [[ -x $HOPLESSD ]] || hb_die "HOPLESSD=$HOPLESSD is not an executable"
+        HB_HOPLESSD=$HOPLESSD
+        return 0
+    fi
+    local dir=$HB_REPO/build-bench
+    hb_log "building hoplessd in $dir (Release)"
+    cmake -S "$HB_REPO" -B "$dir" -DCMAKE_BUILD_TYPE=Release >"$HB_TMP/hoplessd-build.log" 2>&1 &&
+        cmake --build "$dir" -j"$(nproc)" --target hoplessd >>"$HB_TMP/hoplessd-build.log" 2>&1 ||
+        { tail -n 30 "$HB_TMP/hoplessd-build.log" >&2; hb_die "cannot build hoplessd in $dir"; }
+    HB_HOPLESSD=$dir/hoplessd
 }
 
 hb_build_connect_latency() {
