@@ -260,7 +260,63 @@ Result<Config> parse_stream(std::istream& in, const CgroupCheck& check_cgroup) {
     return c;
 }
 
+Result<YamlNode> load_document(const std::string& text, const char* what) {
+    std::istringstream in(text);
+    try {
+        return load_yaml(in);
+    } catch (const YAML::Exception& e) {
+        return Error{std::string(what) + ": YAML/JSON syntax error at line " + std::to_string(e.mark.line + 1) +
+                         ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg,
+                     0};
+    }
+}
+
+Result<std::vector<Service>> parse_services_node(const YamlNode& root, bool allow_list) {
+    Reader r;
+    Config c;
+    if (root.is_sequence()) {
+        if (!allow_list) return Error{"invalid service: expected one service (a mapping), got a list", 0};
+        for (size_t i = 0; i < root.size(); ++i)
+            c.services.push_back(r.service(root[i], "services[" + std::to_string(i) + "]"));
+    } else if (root.is_map()) {
+        c.services.push_back(r.service(root, ""));
+    } else {
+        return Error{"invalid service: expected a mapping (one services[] item)" +
+                         std::string(allow_list ? " or a list of them" : "") + ", got " + Reader::show(root),
+                     0};
+    }
+    if (r.errors.empty()) validate_config(c, r.errors);
+    if (!r.errors.empty()) {
+        // A single item's paths read "services[0].port" in validate_config's
+        // words and ".port" in the reader's: name the field alone.
+        if (!root.is_sequence())
+            for (auto& e : r.errors) {
+                if (e.rfind("services[0].", 0) == 0) e.erase(0, 12);
+                else if (e.rfind("services[0]", 0) == 0) e.erase(0, 11);
+                else if (!e.empty() && e[0] == '.') e.erase(0, 1);
+            }
+        std::string msg = "invalid service: ";
+        for (size_t i = 0; i < r.errors.size(); ++i) msg += (i ? "; " : "") + r.errors[i];
+        return Error{msg, 0};
+    }
+    return std::move(c.services);
+}
+
 }  // namespace
+
+Result<std::vector<Service>> parse_services_document(const std::string& text) {
+    auto root = load_document(text, "invalid service");
+    if (!root) return root.error();
+    return parse_services_node(*root, true);
+}
+
+Result<Service> parse_service_item(const std::string& text) {
+    auto root = load_document(text, "invalid service");
+    if (!root) return root.error();
+    auto v = parse_services_node(*root, false);
+    if (!v) return v.error();
+    return std::move(v->front());
+}
 
 Result<Config> parse_config(const std::string& yaml_text, const CgroupCheck& check_cgroup) {
     std::istringstream in(yaml_text);
