@@ -101,6 +101,12 @@ public:
         return it == services_.end() ? nullptr : &it->second;
     }
     const std::map<std::string, uint32_t>& namespaces() const { return ns_ids_; }
+    // Attached cgroups: id -> namespace id and who attached them.
+    std::map<uint64_t, hl_cgroup_ns> cgroups() const {
+        std::map<uint64_t, hl_cgroup_ns> out;
+        for (const auto& [id, rec] : cgroup_recs_) out[id] = rec.value;
+        return out;
+    }
 
 private:
     struct CgroupRec {
