@@ -66,7 +66,7 @@ Status Daemon::start(const Config& cfg) {
         spdlog::warn("state {}: {} entries could not be restored; first: {}", journal_->path(), replay->skipped,
                      replay->first_problem);
     spdlog::info("state {}: restored {} API services and {} registrations (fresh TTLs)", journal_->path(),
-                 replay->services, replay->registrations);
+                 replay->services, registry_.registration_count());
     // Everything the registry holds, and every service the kernel holds
     // that it no longer does, in one batch.
     std::set<Reconciler::ServiceName> all;
@@ -261,6 +261,14 @@ void Daemon::start_metrics(const std::string& listen) {
 void Daemon::start_control(const std::string& socket) {
     control_socket_ = socket;
     api_ = std::make_unique<ApiHandler>(*this);
+    auto server = control::ControlServer::start(io_, socket, *api_);
+    if (!server) {
+        // The datapath and the file keep working; only the API is missing.
+        spdlog::error("control API disabled: {}", server.error().what());
+        return;
+    }
+    control_ = std::move(server.value());
+    spdlog::info("control API on {}", control_->path());
 }
 
 int Daemon::run() {
