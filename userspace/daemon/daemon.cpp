@@ -146,8 +146,18 @@ void Daemon::track_drains(const std::vector<Reconciler::ServiceName>& touched, c
     }
 }
 
-void Daemon::terminate(const std::vector<Doomed>& doomed, const char* why) {
-    if (doomed.empty() || !terminator_) return;
+void Daemon::terminate(const std::vector<Doomed>& all, const char* why) {
+    if (all.empty() || !terminator_) return;
+    // A backend no connect was ever redirected to has no socket to end:
+    // skip the socket walk (milliseconds per network namespace) for it, as
+    // for most registrations that come and go.
+    std::vector<Doomed> doomed;
+    for (const auto& d : all) {
+        uint64_t n = 0;
+        for (const auto& v : store_->maps().backend_stats.lookup(d.backend_id)) n += v.connections;
+        if (n) doomed.push_back(d);
+    }
+    if (doomed.empty()) return;
     auto n = terminator_->terminate(doomed, attached_paths());
     if (!n) spdlog::warn("socket termination ({} backends): {}", why, n.error().what());
     else spdlog::info("{} backends {}: {} redirected sockets terminated", doomed.size(), why, *n);
