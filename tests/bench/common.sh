@@ -247,7 +247,7 @@ hb_hoplessd() {
     HB_PIDS+=("$HB_DPID")
     for ((i = 0; i < 1200; i++)); do  # bounded: 120 s (65536 services load slowly)
         grep -qs 'applied in' "$HB_DLOG" && return 0
-        kill -0 "$HB_DPID" 2>/dev/null || { cat "$HB_DLOG" >&2; hb_die "hoplessd $name exited"; }
+        kill -0 "$HB_DPID" 2>/dev/null || { tail -c 2000 "$HB_DLOG" >&2; hb_die "hoplessd $name exited"; }
         sleep 0.1
     done
     cat "$HB_DLOG" >&2

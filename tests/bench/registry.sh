@@ -33,8 +33,8 @@ gen() {  # N > yaml
         print "metrics: { listen: \"127.0.0.1:0\" }"
         print "maps: { max_services: 65536, max_backends: 400000 }"
         print "services:"
-        print "  - { name: target, vip: 127.254.255.254, port: 80, backends: [] }"
-        for (i = 1; i < n; i++) printf "  - { name: s%d, vip: 127.254.%d.%d, port: 80, backends: [] }\n", i, int(i / 250), 1 + i % 250
+        print "  - { name: target, vip: 127.253.255.254, port: 80, backends: [] }"
+        for (i = 1; i < n; i++) printf "  - { name: s%d, vip: 127.254.%d.%d, port: 80, backends: [] }\n", i, int(i / 256), i % 256
     }'
 }
 
@@ -62,7 +62,7 @@ for n in $REG_NS; do
         # One-service edits of the file: rename a new version over it.
         edits=()
         for ((e = 1; e <= EDITS; e++)); do
-            sed "s/name: s1, vip: 127.254.0.2, port: 80, backends: \[[^]]*\]/name: s1, vip: 127.254.0.2, port: 80, backends: [ { address: 10.9.0.$e, port: 80 } ]/" "$cfg" >"$cfg.new"
+            sed "s/name: s1, vip: 127.254.0.1, port: 80, backends: \[[^]]*\]/name: s1, vip: 127.254.0.1, port: 80, backends: [ { address: 10.9.0.$e, port: 80 } ]/" "$cfg" >"$cfg.new"
             before=$(grep -c 'config applied in' "$HB_DLOG" || true)
             t0=$(date +%s%N)
             mv -f "$cfg.new" "$cfg"
