@@ -1,0 +1,33 @@
+// Owning handles for ldns's C objects, so every packet, record and name is
+// freed on every path.
+#pragma once
+
+#include <ldns/ldns.h>
+
+#include <memory>
+#include <new>
+
+namespace hl::dns {
+
+struct PktFree {
+    void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
+};
+struct RrFree {
+    void operator()(ldns_rr* r) const { ldns_rr_free(r); }
+};
+struct RdfFree {
+    void operator()(ldns_rdf* r) const { ldns_rdf_deep_free(r); }
+};
+
+using PktPtr = std::unique_ptr<ldns_pkt, PktFree>;
+using RrPtr = std::unique_ptr<ldns_rr, RrFree>;
+using RdfPtr = std::unique_ptr<ldns_rdf, RdfFree>;
+
+// ldns reports a failed allocation with NULL; treat it as `new` would.
+template <class T>
+T* checked(T* p) {
+    if (!p) throw std::bad_alloc();
+    return p;
+}
+
+}  // namespace hl::dns
