@@ -2,8 +2,6 @@
 // packets built and read with ldns.
 #pragma once
 
-#include <ldns/ldns.h>
-
 #include <cstdlib>
 #include <functional>
 #include <map>

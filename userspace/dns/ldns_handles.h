@@ -1,6 +1,10 @@
-// Owning handles for ldns's C objects, so every packet, record and name is
-// freed on every path.
+// ldns for C++: the one header that includes it, and owning handles for its
+// C objects, so every packet, record and name is freed on every path.
 #pragma once
+
+// ldns/common.h defines the macros bool, true and false unless stdbool.h was
+// seen first; in C++ they break the standard library (`false` becomes 0).
+#include <stdbool.h>  // NOLINT: defines __bool_true_false_are_defined, and nothing else, in C++
 
 #include <ldns/ldns.h>
 

@@ -91,7 +91,9 @@ struct Reply {
 // What the header of a reply copies from its query.
 struct QueryHeader {
     uint16_t id = 0;
-    ldns_pkt_opcode opcode = LDNS_PACKET_QUERY;
+    // 4 bits, any value: not an ldns_pkt_opcode, whose enum ends at 5
+    // (holding 11 in one is undefined behaviour).
+    uint8_t opcode = 0;
     bool rd = false, cd = false;
     bool edns = false;
     const ldns_rr* question = nullptr;  // echoed when there is exactly one
@@ -102,7 +104,6 @@ std::vector<uint8_t> encode(const QueryHeader& q, const Reply& r, bool ra, size_
         PktPtr p(checked(ldns_pkt_new()));
         ldns_pkt_set_id(p.get(), q.id);
         ldns_pkt_set_qr(p.get(), true);
-        ldns_pkt_set_opcode(p.get(), q.opcode);
         ldns_pkt_set_aa(p.get(), r.aa);
         ldns_pkt_set_tc(p.get(), tc);
         ldns_pkt_set_rd(p.get(), q.rd);
@@ -123,7 +124,9 @@ std::vector<uint8_t> encode(const QueryHeader& q, const Reply& r, bool ra, size_
             ldns_pkt_set_edns_udp_size(p.get(), Responder::kEdnsAdvertised);
             ldns_pkt_set_edns_extended_rcode(p.get(), static_cast<uint8_t>(r.rcode >> 4));
         }
-        return to_wire(p.get());
+        auto wire = to_wire(p.get());
+        wire[2] = static_cast<uint8_t>((wire[2] & ~0x78) | (q.opcode << 3));  // the query's opcode, as it came
+        return wire;
     };
     auto wire = build(true, true, false);
     if (wire.size() <= limit) return wire;
@@ -141,17 +144,17 @@ std::vector<uint8_t> encode(const QueryHeader& q, const Reply& r, bool ra, size_
 std::vector<uint8_t> formerr_from_header(std::span<const uint8_t> query) {
     QueryHeader h;
     h.id = static_cast<uint16_t>(query[0] << 8 | query[1]);
-    h.opcode = static_cast<ldns_pkt_opcode>((query[2] >> 3) & 0xf);
+    h.opcode = (query[2] >> 3) & 0xf;
     h.rd = query[2] & 1;
     Reply r;
     r.rcode = LDNS_RCODE_FORMERR;
     return encode(h, r, false, kTcpLimit);
 }
 
-QueryHeader read_header(const ldns_pkt* q) {
+QueryHeader read_header(const ldns_pkt* q, std::span<const uint8_t> wire) {
     QueryHeader h;
     h.id = ldns_pkt_id(q);
-    h.opcode = ldns_pkt_get_opcode(q);
+    h.opcode = (wire[2] >> 3) & 0xf;
     h.rd = ldns_pkt_rd(q);
     h.cd = ldns_pkt_cd(q);
     h.edns = ldns_pkt_edns(q);
@@ -168,7 +171,7 @@ public:
     Answerer(const Responder& r, const ldns_rr* question, std::vector<std::string> labels)
         : r_(r),
           owner_(ldns_rr_owner(question)),
-          qtype_(ldns_rr_get_type(question)),
+          qtype_(static_cast<uint16_t>(ldns_rr_get_type(question))),
           labels_(std::move(labels)),
           zone_dot_(r.zone_ + ".") {}
 
@@ -300,7 +303,7 @@ private:
 
     const Responder& r_;
     const ldns_rdf* owner_;
-    ldns_rr_type qtype_;
+    uint16_t qtype_;
     std::vector<std::string> labels_;  // below the zone
     std::string zone_dot_;
     Reply reply_;
@@ -332,7 +335,7 @@ Decision Responder::respond(std::span<const uint8_t> query, Transport transport)
         return d;
     }
     PktPtr q(raw);
-    QueryHeader h = read_header(q.get());
+    QueryHeader h = read_header(q.get(), query);
     size_t limit = kTcpLimit;
     if (transport == Transport::Udp)
         limit = h.edns ? std::max<size_t>(kUdpDefault, ldns_pkt_edns_udp_size(q.get())) : kUdpDefault;
@@ -344,15 +347,16 @@ Decision Responder::respond(std::span<const uint8_t> query, Transport transport)
         d.reply = encode(h, r, recursion_, limit);
         return d;
     };
-    if (h.opcode != LDNS_PACKET_QUERY) return reply(LDNS_RCODE_NOTIMPL);
+    if (h.opcode != 0) return reply(LDNS_RCODE_NOTIMPL);  // only QUERY
     if (!h.question) return reply(LDNS_RCODE_FORMERR);
     if (h.edns && ldns_pkt_edns_version(q.get()) > 0) return reply(16);  // BADVERS (RFC 6891 6.1.3)
 
     std::vector<std::string> labels = lowercase_labels(ldns_rr_owner(h.question));
     bool in_zone = labels.size() >= zone_labels_.size() &&
                    std::equal(zone_labels_.rbegin(), zone_labels_.rend(), labels.rbegin());
-    ldns_rr_class qclass = ldns_rr_get_class(h.question);
-    ldns_rr_type qtype = ldns_rr_get_type(h.question);
+    // As integers: a class or type outside ldns's enums must not be held in one.
+    auto qclass = static_cast<uint16_t>(ldns_rr_get_class(h.question));
+    auto qtype = static_cast<uint16_t>(ldns_rr_get_type(h.question));
     if (!in_zone) {
         if (qclass != LDNS_RR_CLASS_IN || !recursion_) return reply(LDNS_RCODE_REFUSED);
         d.action = Decision::Action::Forward;
@@ -371,7 +375,7 @@ std::vector<uint8_t> Responder::servfail(std::span<const uint8_t> query) const {
     ldns_pkt* raw = nullptr;
     if (ldns_wire2pkt(&raw, query.data(), query.size()) != LDNS_STATUS_OK) return {};
     PktPtr q(raw);
-    QueryHeader h = read_header(q.get());
+    QueryHeader h = read_header(q.get(), query);
     Reply r;
     r.rcode = LDNS_RCODE_SERVFAIL;
     return encode(h, r, recursion_, kUdpDefault);
