@@ -63,6 +63,7 @@ Result<Output> cmd_stats(Context&, Words);
 Result<Output> cmd_prog(Context&, Words);
 Result<Output> cmd_map(Context&, Words);
 Result<Output> cmd_hosts(Context&, Words);
+Result<Output> cmd_resolv(Context&, Words);
 
 extern const char* const kMainHelp;
 

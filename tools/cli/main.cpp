@@ -10,19 +10,22 @@ const char* const kMainHelp =
     "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
     "       hopless help\n"
     "\n"
-    "OBJECT := { service | backend | cgroup | stats | prog | map | hosts }\n"
+    "OBJECT := { service | backend | cgroup | stats | prog | map | hosts | resolv }\n"
     "  service { list | show SERVICE }          services, VIPs and their backends\n"
     "  backend list [service SERVICE]           backends with weight, state, connections\n"
     "  cgroup { list | attach PATH [namespace NS] | detach PATH }\n"
     "  stats [service SERVICE]                  per-service and per-backend counters\n"
     "  prog show | map show | map dump MAP      the BPF programs and maps\n"
     "  hosts [namespace NS]                     /etc/hosts lines: VIP name\n"
+    "  resolv [namespace NS]                    resolv.conf lines for a task: nameserver, search\n"
     "SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n"
     "\n"
-    "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | -V|--version | -h|--help }\n"
+    "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | --config FILE | -V|--version |\n"
+    "             -h|--help }\n"
     "  --pin-dir DIR   where hoplessd pinned the datapath (default /sys/fs/bpf/hopless)\n"
     "  --socket PATH   the daemon's control socket (reserved; every command here reads the\n"
     "                  pinned maps, so it works while the daemon is down)\n"
+    "  --config FILE   the daemon's config, read by resolv (default /etc/hopless/hopless.yaml)\n"
     "Keywords match by unique prefix: 'hopless serv li' is 'hopless service list'.\n";
 
 }  // namespace hl::cli
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
     Context ctx{parsed->opts};
     static const std::vector<Command> objects = {
         {"service", cmd_service}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup}, {"stats", cmd_stats},
-        {"prog", cmd_prog},       {"map", cmd_map},         {"hosts", cmd_hosts},
+        {"prog", cmd_prog},       {"map", cmd_map},         {"hosts", cmd_hosts},   {"resolv", cmd_resolv},
     };
     Words words(parsed->words);
     hl::Result<Output> out = hl::Error{"", 0};
