@@ -35,7 +35,10 @@ public:
     // picks and TCP to the same port. `directory` must outlive the server.
     static Result<std::unique_ptr<DnsServer>> start(boost::asio::io_context& io, const DnsConfig& config,
                                                     const Directory& directory, const DnsServerLimits& limits = {});
-    // Closes every socket; queries under way are dropped.
+    // Closes every socket; queries under way are dropped. Destroy it on the
+    // io_context's thread (or with the io_context not running), before the
+    // io_context. A changed dns: block (SIGHUP) means a new server: this one
+    // destroyed first, as its addresses are bound.
     ~DnsServer();
     DnsServer(const DnsServer&) = delete;
     DnsServer& operator=(const DnsServer&) = delete;
