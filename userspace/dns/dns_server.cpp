@@ -75,7 +75,8 @@ struct DnsServer::Impl : std::enable_shared_from_this<DnsServer::Impl> {
     Responder responder;
     Forwarder forwarder;
     DnsServerLimits limits;
-    QueryCounters counters;
+    QueryCounters own_counters;
+    QueryCounters* counters = &own_counters;  // the daemon's, which outlive this server, when given
     std::vector<SocketAddress> endpoints;
     std::vector<std::unique_ptr<UdpListener>> udp;
     std::vector<std::unique_ptr<TcpListener>> tcp;
@@ -133,13 +134,13 @@ private:
         Decision d = s.decide(query_, Transport::Tcp);
         switch (d.action) {
             case Decision::Action::Reply:
-                s.counters.count(d.rcode);
+                s.counters->count(d.rcode);
                 return write(std::move(d.reply));
             case Decision::Action::Drop:
-                s.counters.dropped.fetch_add(1, std::memory_order_relaxed);
+                s.counters->dropped.fetch_add(1, std::memory_order_relaxed);
                 return close();  // not a query: the peer is not a DNS client
             case Decision::Action::Forward: {
-                s.counters.forwarded.fetch_add(1, std::memory_order_relaxed);
+                s.counters->forwarded.fetch_add(1, std::memory_order_relaxed);
                 auto self = shared_from_this();
                 bool started = s.forwarder.forward(query_, Transport::Tcp, [self](std::optional<std::vector<uint8_t>> r) {
                     self->forwarded(std::move(r));
@@ -156,7 +157,7 @@ private:
             reply = server_->responder.servfail(query_);
             if (reply->empty()) return close();
         }
-        server_->counters.count(reply_rcode(*reply));
+        server_->counters->count(reply_rcode(*reply));
         write(std::move(*reply));
     }
 
@@ -228,21 +229,21 @@ void DnsServer::Impl::on_udp(UdpListener& l, std::span<const uint8_t> query, con
     error_code ignored;
     switch (d.action) {
         case Decision::Action::Reply:
-            counters.count(d.rcode);
+            counters->count(d.rcode);
             l.socket.send_to(asio::buffer(d.reply), sender, 0, ignored);
             return;
         case Decision::Action::Drop:
-            counters.dropped.fetch_add(1, std::memory_order_relaxed);
+            counters->dropped.fetch_add(1, std::memory_order_relaxed);
             return;
         case Decision::Action::Forward: {
-            counters.forwarded.fetch_add(1, std::memory_order_relaxed);
+            counters->forwarded.fetch_add(1, std::memory_order_relaxed);
             std::vector<uint8_t> q(query.begin(), query.end());
             auto self = shared_from_this();
             auto done = [self, &l, sender, q](std::optional<std::vector<uint8_t>> reply) {
                 if (self->stopped) return;
                 if (!reply) reply = self->responder.servfail(q);
                 if (reply->empty()) return;
-                self->counters.count(reply_rcode(*reply));
+                self->counters->count(reply_rcode(*reply));
                 error_code ignored;
                 l.socket.send_to(asio::buffer(*reply), sender, 0, ignored);
             };
@@ -292,8 +293,10 @@ void DnsServer::Impl::stop() {
 }
 
 Result<std::unique_ptr<DnsServer>> DnsServer::start(asio::io_context& io, const DnsConfig& config,
-                                                    const Directory& directory, const DnsServerLimits& limits) {
+                                                    const Directory& directory, const DnsServerLimits& limits,
+                                                    QueryCounters* counters) {
     auto impl = std::make_shared<Impl>(io, config, directory, limits);
+    if (counters) impl->counters = counters;
     for (const auto& at : config.listen) {
         if (auto st = impl->bind(at); !st) {
             impl->stop();
@@ -311,6 +314,6 @@ DnsServer::~DnsServer() {
 
 const std::vector<SocketAddress>& DnsServer::endpoints() const { return impl_->endpoints; }
 
-const QueryCounters& DnsServer::counters() const { return impl_->counters; }
+const QueryCounters& DnsServer::counters() const { return *impl_->counters; }
 
 }  // namespace hl::dns

@@ -32,9 +32,12 @@ class DnsServer {
 public:
     // Binds every dns.listen address (UDP and TCP) or fails naming the one
     // that cannot be bound. A port 0 (tests) binds UDP to a port the kernel
-    // picks and TCP to the same port. `directory` must outlive the server.
+    // picks and TCP to the same port. `directory` must outlive the server,
+    // and so must `counters` when given (the daemon's, read by a scrape on
+    // another thread and kept across a restart of the responder).
     static Result<std::unique_ptr<DnsServer>> start(boost::asio::io_context& io, const DnsConfig& config,
-                                                    const Directory& directory, const DnsServerLimits& limits = {});
+                                                    const Directory& directory, const DnsServerLimits& limits = {},
+                                                    QueryCounters* counters = nullptr);
     // Closes every socket; queries under way are dropped. Destroy it on the
     // io_context's thread (or with the io_context not running), before the
     // io_context. A changed dns: block (SIGHUP) means a new server: this one
