@@ -1,7 +1,5 @@
 #include "discovery/config_file.h"
 
-#include <yaml-cpp/exceptions.h>
-
 #include <charconv>
 #include <fstream>
 #include <initializer_list>
@@ -254,9 +252,9 @@ Result<Config> parse_stream(std::istream& in, const CgroupCheck& check_cgroup) {
     YamlNode root;
     try {
         root = load_yaml(in, {"services", [&](const YamlNode& n, size_t i) { items.stream_service(n, i); }});
-    } catch (const YAML::Exception& e) {
-        return Error{"invalid config: YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
-                         std::to_string(e.mark.column + 1) + ": " + e.msg,
+    } catch (const YamlError& e) {
+        return Error{"invalid config: YAML syntax error at line " + std::to_string(e.line + 1) + ", column " +
+                         std::to_string(e.column + 1) + ": " + e.what(),
                      0};
     }
     Config c = r.config(root, check_cgroup, items);
@@ -269,9 +267,9 @@ Result<YamlNode> load_document(const std::string& text, const char* what) {
     std::istringstream in(text);
     try {
         return load_yaml(in);
-    } catch (const YAML::Exception& e) {
-        return Error{std::string(what) + ": YAML/JSON syntax error at line " + std::to_string(e.mark.line + 1) +
-                         ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg,
+    } catch (const YamlError& e) {
+        return Error{std::string(what) + ": YAML/JSON syntax error at line " + std::to_string(e.line + 1) +
+                         ", column " + std::to_string(e.column + 1) + ": " + e.what(),
                      0};
     }
 }
