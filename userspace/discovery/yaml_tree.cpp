@@ -43,14 +43,13 @@ constexpr size_t kMaxAliasNodes = size_t{1} << 22;
 std::string_view text_of(const yaml_char_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 std::string_view text_of(const yaml_char_t* p) { return p ? reinterpret_cast<const char*>(p) : ""; }
 
-// A plain `~`, `null`, `Null`, `NULL` is null whatever its tag, and an empty
-// node is null unless tagged (then it is ""): what yaml-cpp 0.7 did.
+// An untagged plain `~`, `null`, `Null`, `NULL` or empty node is null; with
+// a tag (`!!str null`, `!!str`) it is the text: what yaml-cpp 0.7 did.
 bool is_null_scalar(const yaml_event_t& e) {
     const auto& s = e.data.scalar;
-    if (s.style != YAML_PLAIN_SCALAR_STYLE) return false;
+    if (s.style != YAML_PLAIN_SCALAR_STYLE || s.tag) return false;
     std::string_view v = text_of(s.value, s.length);
-    if (v.empty()) return s.tag == nullptr;
-    return v == "~" || v == "null" || v == "Null" || v == "NULL";
+    return v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL";
 }
 
 }  // namespace
