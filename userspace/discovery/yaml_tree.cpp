@@ -37,8 +37,9 @@ namespace {
 constexpr size_t kMaxDepth = 512;
 // Aliases copy their node: without a bound, a few hundred bytes of nested
 // aliases ("billion laughs") would expand to billions of nodes. This allows
-// a 10-backend list aliased into each of 65,536 services, with room to spare.
-constexpr size_t kMaxAliasNodes = size_t{1} << 22;
+// a 3-backend list aliased into each of 65,536 services (10 nodes each), and
+// bounds a hostile document's cost to ~0.2 s.
+constexpr size_t kMaxAliasNodes = size_t{1} << 20;
 
 std::string_view text_of(const yaml_char_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 std::string_view text_of(const yaml_char_t* p) { return p ? reinterpret_cast<const char*>(p) : ""; }
@@ -147,7 +148,12 @@ private:
 
     void open(const yaml_event_t& e, YamlNode::Kind kind, size_t anchor) {
         if (stack_.size() >= kMaxDepth) fail(e, "nesting deeper than " + std::to_string(kMaxDepth));
+        // Inside a streamed item the node lives only until the sink has
+        // read it: room for a service's pairs up front saves the vector's
+        // regrowth (a tree that is kept gets no slack).
+        bool transient = stack_.size() >= 2 && stack_[1].node.streamed_;
         stack_.push_back({YamlNode(kind), anchor});
+        if (transient) stack_.back().node.children_.reserve(kind == YamlNode::Kind::Map ? 16 : 4);
     }
 
     void close() {

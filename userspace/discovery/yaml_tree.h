@@ -71,7 +71,7 @@ struct YamlItemSink {
 
 // A document that is not YAML, or that this tree refuses (an alias inside
 // the node it names, an alias of no anchor, nesting deeper than 512, aliases
-// expanding to more than 4,194,304 nodes), at 0-based `line` and `column`.
+// expanding to more than 1,048,576 nodes), at 0-based `line` and `column`.
 class YamlError : public std::runtime_error {
 public:
     YamlError(size_t line, size_t column, const std::string& problem)
