@@ -89,6 +89,7 @@ YAML
     HL_DAEMON_NETNS="$NSH" hl_daemon_start "$CFG" "$PIN" "$LOG"
     hl_assert_contains "$(cat "$LOG")" "dns responder for zone hopless.internal" "the responder started"
     # The task's resolv.conf, as `hopless resolv` prints it.
+    mkdir -p "/etc/netns/$NSC"
     hl_must "$HOPLESS" --config "$CFG" resolv namespace default >"/etc/netns/$NSC/resolv.conf"
     hl_log "task resolv.conf: $(tr '\n' ' ' <"/etc/netns/$NSC/resolv.conf")"
     task() { hl_in_cgroup_netns "$CG" "$NSC" "$@"; }
