@@ -7,11 +7,11 @@ PKGS=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev linux-libc-dev
+  libgtest-dev libgmock-dev linux-libc-dev libldns-dev
   # the etcd transport: gRPC and protobuf (proto/ is compiled at build time)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # runtime peers for tests, demo and benchmarks
-  iproute2 curl nginx-light dnsmasq-base dnsutils haproxy wrk iperf3 nftables procps psmisc jq
+  iproute2 curl nginx-light dnsmasq-base dnsutils ldnsutils haproxy wrk iperf3 nftables procps psmisc jq
   etcd-server etcd-client
 )
 missing=()

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/exceptions.h>
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <initializer_list>
@@ -148,13 +149,52 @@ public:
         return s;
     }
 
+    // A list of ADDR:PORT; with a default_port the port may be left out.
+    std::vector<SocketAddress> socket_addresses(const YamlNode& n, const std::string& path,
+                                                std::optional<uint16_t> default_port) {
+        std::vector<SocketAddress> out;
+        if (n.is_null()) return out;
+        if (!n.is_sequence()) {
+            fail(path, "expected a list, got " + show(n));
+            return out;
+        }
+        for (size_t i = 0; i < n.size(); ++i) {
+            std::string at = path + "[" + std::to_string(i) + "]";
+            auto v = str(n[i], at);
+            if (!v) continue;
+            if (auto a = SocketAddress::parse(*v, default_port)) out.push_back(*a);
+            else fail(at, "'" + *v + "' is not " + (default_port ? "ADDR[:PORT]" : "ADDR:PORT"));
+        }
+        return out;
+    }
+
+    DnsConfig dns(const YamlNode& n) {
+        DnsConfig d;
+        if (!expect_map(n, "dns", {"listen", "vip", "zone", "upstreams"})) return d;
+        if (!n["listen"]) fail("dns.listen", "missing");
+        else d.listen = socket_addresses(n["listen"], "dns.listen", std::nullopt);
+        if (!n["vip"]) fail("dns.vip", "missing");
+        else if (auto a = address(n["vip"], "dns.vip")) d.vip = *a;
+        if (n["zone"])
+            if (auto v = str(n["zone"], "dns.zone")) {
+                // Names compare case-insensitively: keep the zone in one form.
+                d.zone = *v;
+                for (char& ch : d.zone) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                if (!d.zone.empty() && d.zone.back() == '.') d.zone.pop_back();
+            }
+        if (n["upstreams"]) d.upstreams = socket_addresses(n["upstreams"], "dns.upstreams", uint16_t{53});
+        return d;
+    }
+
     Config config(const YamlNode& root, const CgroupCheck& check_cgroup, Reader& items) {
         Config c;
         if (root.is_null()) {
             fail("services", "missing (the file is empty)");
             return c;
         }
-        if (!expect_map(root, "", {"pin_dir", "state_dir", "vip_pool", "metrics", "control", "attach", "services", "maps"})) return c;
+        if (!expect_map(root, "", {"pin_dir", "state_dir", "vip_pool", "metrics", "control", "attach", "dns", "services",
+                                   "maps"}))
+            return c;
         if (root["pin_dir"])
             if (auto v = str(root["pin_dir"], "pin_dir")) {
                 if (v->empty() || (*v)[0] != '/') fail("pin_dir", "'" + *v + "' is not an absolute path");
@@ -220,6 +260,7 @@ public:
                     c.attach.push_back(a);
                 }
         }
+        if (root["dns"]) c.dns = dns(root["dns"]);
         if (!root["services"]) fail("services", "missing");
         else {
             const auto& ss = root["services"];
@@ -243,8 +284,12 @@ public:
 };
 
 Error joined(const std::vector<std::string>& errors) {
+    // The first few name the problems; a file wrong in 60,000 places gets a
+    // line, not a megabyte.
+    constexpr size_t kShown = 20;
     std::string msg = "invalid config: ";
-    for (size_t i = 0; i < errors.size(); ++i) msg += (i ? "; " : "") + errors[i];
+    for (size_t i = 0; i < errors.size() && i < kShown; ++i) msg += (i ? "; " : "") + errors[i];
+    if (errors.size() > kShown) msg += "; and " + std::to_string(errors.size() - kShown) + " more";
     return Error{msg, 0};
 }
 

@@ -50,6 +50,57 @@ bool valid_name(const std::string& s) {
     return true;
 }
 
+bool valid_dns_name(const std::string& s) {
+    if (s.empty() || s.size() > 200) return false;
+    size_t start = 0;
+    while (true) {
+        size_t dot = s.find('.', start);
+        size_t end = dot == std::string::npos ? s.size() : dot;
+        size_t len = end - start;
+        if (len == 0 || len > 63 || s[start] == '-' || s[end - 1] == '-') return false;
+        for (size_t i = start; i < end; ++i) {
+            char ch = s[i];
+            bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
+            if (!ok) return false;
+        }
+        if (dot == std::string::npos) return true;
+        start = dot + 1;
+    }
+}
+
+namespace {
+
+void validate_dns(const Config& c, std::vector<std::string>& errors) {
+    const DnsConfig& d = *c.dns;
+    if (d.listen.empty()) errors.push_back("dns.listen: needs at least one ADDR:PORT");
+    std::set<SocketAddress> listen;
+    for (size_t i = 0; i < d.listen.size(); ++i) {
+        std::string at = "dns.listen[" + std::to_string(i) + "]";
+        if (!listen.insert(d.listen[i]).second) errors.push_back(at + ": " + d.listen[i].to_string() + " is listed twice");
+        // dns.vip:53 is a service whose backends are the listen addresses:
+        // a backend on the service's own VIP would route to itself.
+        if (d.listen[i].address == d.vip)
+            errors.push_back(at + ": " + d.listen[i].to_string() + " is on dns.vip (" + d.vip.to_string() +
+                             "), which the datapath redirects to dns.listen");
+    }
+    if (!valid_dns_name(d.zone))
+        errors.push_back("dns.zone: '" + d.zone + "' is not a DNS name (labels of 1-63 of A-Z a-z 0-9 -)");
+    for (size_t i = 0; i < d.upstreams.size(); ++i) {
+        const SocketAddress& u = d.upstreams[i];
+        std::string at = "dns.upstreams[" + std::to_string(i) + "]";
+        if (listen.count(u) || (u.address == d.vip && u.port == 53))
+            errors.push_back(at + ": " + u.to_string() + " is the responder itself (a forwarding loop)");
+    }
+    for (size_t i = 0; i < c.services.size(); ++i) {
+        const Service& s = c.services[i];
+        if (s.vip && *s.vip == d.vip && s.port == 53)
+            errors.push_back("services[" + std::to_string(i) + "].vip: " + s.vip->with_port(53) +
+                             " is dns.vip, the name service of every namespace");
+    }
+}
+
+}  // namespace
+
 void validate_config(const Config& c, std::vector<std::string>& errors) {
     const auto& ss = c.services;
     std::vector<size_t> all(ss.size()), with_vip;
@@ -101,6 +152,7 @@ void validate_config(const Config& c, std::vector<std::string>& errors) {
         if (!valid_name(a.ns)) errors.push_back(at + ".namespace: '" + a.ns + "' is not a name");
         if (!cgroups.insert(a.cgroup).second) errors.push_back(at + ".cgroup: '" + a.cgroup + "' is attached twice");
     }
+    if (c.dns) validate_dns(c, errors);
 }
 
 }  // namespace hl
