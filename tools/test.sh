@@ -32,14 +32,14 @@ step "tests: unit, integration, e2e (ctest)"
 (cd build && ctest --output-on-failure --timeout 900)
 
 if [[ "${HOPLESS_SKIP_SANITIZE:-0}" != 1 ]]; then
-  # Unit, integration and the daemon/datapath end-to-end tests again, every
+  # Unit, integration, etcd and the daemon/datapath end-to-end tests again, every
   # binary built with AddressSanitizer + UBSan. A report from any process
   # (hoplessd too, whose stderr the tests keep in temp logs) lands in
   # $ASAN_DIR and fails this step. (The reliability load test is left out:
   # it measures under load, which the sanitizers slow down.)
   step "unit, integration and e2e tests under AddressSanitizer + UBSan (build-asan/)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHOPLESS_SANITIZE=ON >/dev/null
-  cmake --build build-asan -j"$JOBS" --target unit_tests integration_tests hoplessd hopless_cli
+  cmake --build build-asan -j"$JOBS" --target unit_tests integration_tests etcd_tests hoplessd hopless_cli
   ASAN_DIR=$(mktemp -d /tmp/hopless-asan.XXXXXX)
   rc=0
   (cd build-asan &&

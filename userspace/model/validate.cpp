@@ -54,6 +54,16 @@ uint64_t hash_address(const IpAddress& a) {
 
 }  // namespace
 
+bool valid_endpoint_id(std::string_view id) {
+    if (id.empty() || id.size() > kMaxEndpointIdLength) return false;
+    for (char c : id) {
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == ':' || c == '-' || c == '[' || c == ']';
+        if (!ok) return false;
+    }
+    return true;
+}
+
 bool valid_name(const std::string& s) {
     if (s.empty() || s.size() >= 64) return false;
     for (char ch : s) {
