@@ -5,7 +5,7 @@ set -euo pipefail
 if [[ $EUID -ne 0 ]]; then echo "install-deps: run as root (apt-get)" >&2; exit 1; fi
 PKGS=(
   # build
-  build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  build-essential cmake ccache pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev linux-libc-dev libldns-dev
   # the etcd transport: gRPC and protobuf (proto/ is compiled at build time)

@@ -26,7 +26,9 @@ CC=${FUZZ_CC:-$(command -v clang || true)}
 [[ -n $CXX && -n $CC ]] || { echo "fuzz/run.sh: clang/clang++ not found (tools/install-deps.sh)" >&2; exit 1; }
 
 mkdir -p "$BUILD"
-cmake -S "$HERE" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" -DHOPLESS_FUZZ=ON \
+LAUNCH=()
+command -v ccache >/dev/null 2>&1 && LAUNCH=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+cmake -S "$HERE" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" -DHOPLESS_FUZZ=ON "${LAUNCH[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD/cmake.log" 2>&1 || { cat "$BUILD/cmake.log" >&2; exit 1; }
 cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake.log" 2>&1 || { tail -50 "$BUILD/cmake.log" >&2; exit 1; }
 
