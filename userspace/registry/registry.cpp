@@ -1,6 +1,7 @@
 #include "registry/registry.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace hl {
 
@@ -51,33 +52,47 @@ std::optional<std::string> Registry::key_clash(const Service& s, const Name& sel
 }
 
 Status Registry::set_file_services(std::vector<Service> services) {
+    // The file's services by name, to walk beside entries_ (both sorted):
+    // no set of 65,536 copied names on every reload.
+    std::vector<size_t> order(services.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto name_of = [&](size_t i) { return std::tie(services[i].ns, services[i].name); };
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return name_of(a) < name_of(b); });
+    auto in_file = [&](const Name& n) {
+        auto it = std::lower_bound(order.begin(), order.end(), n, [&](size_t i, const Name& k) {
+            return name_of(i) < std::tie(k.first, k.second);
+        });
+        return it != order.end() && name_of(*it) == std::tie(n.first, n.second);
+    };
     // Check first: nothing changes when the file clashes with another source.
     std::vector<std::string> errors;
-    std::set<Name> incoming;
+    bool api_vips = false;
     for (size_t i = 0; i < services.size(); ++i) {
         const Service& s = services[i];
-        Name n{s.ns, s.name};
-        incoming.insert(n);
-        auto it = entries_.find(n);
-        if (it != entries_.end() && it->second.api && !(*it->second.api == s))
-            errors.push_back("services[" + std::to_string(i) + "]: service " + to_string(n) +
+        auto it = entries_.find(Name{s.ns, s.name});
+        if (it == entries_.end()) continue;
+        if (it->second.api && !(*it->second.api == s))
+            errors.push_back("services[" + std::to_string(i) + "]: service " + to_string(it->first) +
                              " is defined by the config file and, differently, by the control API (delete it "
                              "through the API or make the two agree)");
-        if (it != entries_.end() && it->second.dns)
+        if (it->second.dns)
             errors.push_back("services[" + std::to_string(i) + "].name: '" + s.name +
                              "' is the DNS responder's own service");
     }
-    // A file VIP that an API service already uses.
-    std::map<std::tuple<std::string, IpAddress, uint16_t, Protocol>, Name> file_keys;
-    for (const auto& s : services)
-        if (s.vip) file_keys.emplace(std::make_tuple(s.ns, *s.vip, s.port, s.protocol), Name{s.ns, s.name});
-    for (const auto& [name, e] : entries_) {
-        if (!e.api || !e.api->vip || incoming.count(name)) continue;
-        auto k = file_keys.find(std::make_tuple(name.first, *e.api->vip, e.api->port, e.api->protocol));
-        if (k != file_keys.end())
-            errors.push_back("service " + to_string(k->second) + ": vip " + e.api->vip->with_port(e.api->port) + "/" +
-                             to_string(e.api->protocol) + " is already used by service " + to_string(name) +
-                             " (defined through the control API)");
+    for (const auto& [name, e] : entries_) api_vips |= e.api && e.api->vip && !in_file(name);
+    // A file VIP that an API service already uses (only when one has a VIP).
+    if (api_vips) {
+        std::map<std::tuple<std::string, IpAddress, uint16_t, Protocol>, Name> file_keys;
+        for (const auto& s : services)
+            if (s.vip) file_keys.emplace(std::make_tuple(s.ns, *s.vip, s.port, s.protocol), Name{s.ns, s.name});
+        for (const auto& [name, e] : entries_) {
+            if (!e.api || !e.api->vip || in_file(name)) continue;
+            auto k = file_keys.find(std::make_tuple(name.first, *e.api->vip, e.api->port, e.api->protocol));
+            if (k != file_keys.end())
+                errors.push_back("service " + to_string(k->second) + ": vip " + e.api->vip->with_port(e.api->port) +
+                                 "/" + to_string(e.api->protocol) + " is already used by service " + to_string(name) +
+                                 " (defined through the control API)");
+        }
     }
     if (!errors.empty()) {
         std::string msg = "invalid config: ";
@@ -85,7 +100,7 @@ Status Registry::set_file_services(std::vector<Service> services) {
         return Error{msg, 0};
     }
     for (auto it = entries_.begin(); it != entries_.end();) {
-        if (it->second.file && !incoming.count(it->first)) {
+        if (it->second.file && !in_file(it->first)) {
             it->second.file.reset();
             touch(it->first);
             if (it->second.empty()) {
@@ -95,9 +110,14 @@ Status Registry::set_file_services(std::vector<Service> services) {
         }
         ++it;
     }
-    for (auto& s : services) {
+    // In name order, so each lookup lands next to the last.
+    auto hint = entries_.begin();
+    for (size_t i : order) {
+        Service& s = services[i];
         Name n{s.ns, s.name};
-        Entry& e = entries_[n];
+        hint = entries_.lower_bound(n);  // sorted input: a short walk from the last
+        if (hint == entries_.end() || hint->first != n) hint = entries_.emplace_hint(hint, n, Entry{});
+        Entry& e = hint->second;
         if (e.file && *e.file == s) continue;
         e.file = std::make_unique<const Service>(std::move(s));
         touch(n);
