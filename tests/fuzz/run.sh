@@ -31,9 +31,9 @@ cmake -S "$HERE" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX
 cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake.log" 2>&1 || { tail -50 "$BUILD/cmake.log" >&2; exit 1; }
 
 # target -> seed corpus directory (under tests/fuzz/corpus)
-declare -A CORPUS=([fuzz_config]=config [fuzz_config_apply]=config [fuzz_cli_args]=cli)
+declare -A CORPUS=([fuzz_config]=config [fuzz_config_apply]=config [fuzz_cli_args]=cli [fuzz_oci_state]=oci)
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(fuzz_config fuzz_config_apply fuzz_cli_args)
+((${#TARGETS[@]})) || TARGETS=(fuzz_config fuzz_config_apply fuzz_cli_args fuzz_oci_state)
 
 mkdir -p "$BUILD/artifacts"
 failed=0

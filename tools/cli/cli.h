@@ -2,6 +2,7 @@
 // Output with JSON and text from the same data; main() prints one of them.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -10,6 +11,7 @@
 #include "cli/args.h"
 #include "common/error.h"
 #include "datapath/inventory.h"
+#include "oci/hook.h"
 
 namespace hl::cli {
 
@@ -63,6 +65,11 @@ Result<Output> cmd_stats(Context&, Words);
 Result<Output> cmd_prog(Context&, Words);
 Result<Output> cmd_map(Context&, Words);
 Result<Output> cmd_hosts(Context&, Words);
+Result<Output> cmd_oci_hook(Context&, Words);
+
+// The OCI hook's way to the daemon: the control API on ctx.opts.socket,
+// each call bounded by timeout_s (oci_control_api.cpp).
+std::unique_ptr<oci::ControlApi> make_control_api(const Context& ctx, unsigned timeout_s);
 
 extern const char* const kMainHelp;
 

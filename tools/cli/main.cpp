@@ -10,13 +10,14 @@ const char* const kMainHelp =
     "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
     "       hopless help\n"
     "\n"
-    "OBJECT := { service | backend | cgroup | stats | prog | map | hosts }\n"
+    "OBJECT := { service | backend | cgroup | stats | prog | map | hosts | oci-hook }\n"
     "  service { list | show SERVICE }          services, VIPs and their backends\n"
     "  backend list [service SERVICE]           backends with weight, state, connections\n"
     "  cgroup { list | attach PATH [namespace NS] | detach PATH }\n"
     "  stats [service SERVICE]                  per-service and per-backend counters\n"
     "  prog show | map show | map dump MAP      the BPF programs and maps\n"
     "  hosts [namespace NS]                     /etc/hosts lines: VIP name\n"
+    "  oci-hook [poststart | poststop]          an OCI runtime hook: the container state on stdin\n"
     "SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n"
     "\n"
     "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | -V|--version | -h|--help }\n"
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
     Context ctx{parsed->opts};
     static const std::vector<Command> objects = {
         {"service", cmd_service}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup}, {"stats", cmd_stats},
-        {"prog", cmd_prog},       {"map", cmd_map},         {"hosts", cmd_hosts},
+        {"prog", cmd_prog},       {"map", cmd_map},         {"hosts", cmd_hosts},     {"oci-hook", cmd_oci_hook},
     };
     Words words(parsed->words);
     hl::Result<Output> out = hl::Error{"", 0};
