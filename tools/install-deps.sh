@@ -10,6 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev linux-libc-dev
   # runtime peers for tests, demo and benchmarks
   iproute2 curl nginx-light dnsmasq-base dnsutils haproxy wrk iperf3 nftables procps psmisc jq
+  runc busybox-static
 )
 missing=()
 for p in "${PKGS[@]}"; do
