@@ -66,7 +66,7 @@ Status Daemon::start(const Config& cfg) {
         spdlog::warn("state {}: {} entries could not be restored; first: {}", journal_->path(), replay->skipped,
                      replay->first_problem);
     spdlog::info("state {}: restored {} API services and {} registrations (fresh TTLs)", journal_->path(),
-                 replay->services, replay->registrations);
+                 replay->services, registry_.registration_count());
     // Everything the registry holds, and every service the kernel holds
     // that it no longer does, in one batch.
     std::set<Reconciler::ServiceName> all;
@@ -146,8 +146,18 @@ void Daemon::track_drains(const std::vector<Reconciler::ServiceName>& touched, c
     }
 }
 
-void Daemon::terminate(const std::vector<Doomed>& doomed, const char* why) {
-    if (doomed.empty() || !terminator_) return;
+void Daemon::terminate(const std::vector<Doomed>& all, const char* why) {
+    if (all.empty() || !terminator_) return;
+    // A backend no connect was ever redirected to has no socket to end:
+    // skip the socket walk (milliseconds per network namespace) for it, as
+    // for most registrations that come and go.
+    std::vector<Doomed> doomed;
+    for (const auto& d : all) {
+        uint64_t n = 0;
+        for (const auto& v : store_->maps().backend_stats.lookup(d.backend_id)) n += v.connections;
+        if (n) doomed.push_back(d);
+    }
+    if (doomed.empty()) return;
     auto n = terminator_->terminate(doomed, attached_paths());
     if (!n) spdlog::warn("socket termination ({} backends): {}", why, n.error().what());
     else spdlog::info("{} backends {}: {} redirected sockets terminated", doomed.size(), why, *n);
@@ -261,6 +271,14 @@ void Daemon::start_metrics(const std::string& listen) {
 void Daemon::start_control(const std::string& socket) {
     control_socket_ = socket;
     api_ = std::make_unique<ApiHandler>(*this);
+    auto server = control::ControlServer::start(io_, socket, *api_);
+    if (!server) {
+        // The datapath and the file keep working; only the API is missing.
+        spdlog::error("control API disabled: {}", server.error().what());
+        return;
+    }
+    control_ = std::move(server.value());
+    spdlog::info("control API on {}", control_->path());
 }
 
 int Daemon::run() {

@@ -22,6 +22,7 @@
 #include "daemon/options.h"
 #include "datapath/cgroup_attacher.h"
 #include "datapath/kernel_map_store.h"
+#include "control/server.h"
 #include "datapath/reconciler.h"
 #include "metrics/collector.h"
 #include "metrics/metrics_server.h"
@@ -82,7 +83,7 @@ private:
     std::unique_ptr<MetricsServer> metrics_;
     std::string metrics_listen_;
     std::unique_ptr<ApiHandler> api_;
-    std::shared_ptr<void> control_;  // control::ControlServer (wired when it lands)
+    std::unique_ptr<control::ControlServer> control_;
     std::string control_socket_;
     std::unique_ptr<SocketTerminator> terminator_;
     bool ready_ = false;
