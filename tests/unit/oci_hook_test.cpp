@@ -245,3 +245,16 @@ TEST(OciRecord, RoundTripAndErrors) {
                   .find("record.endpoints[0].address"),
               std::string::npos);
 }
+
+TEST_F(OciHook, AContainerIdTheApiCannotTakeAsAnEndpointIdIsRefused) {
+    auto s = state("created", {{"io.hopless.register", "web:8080"}});
+    s.id = "a+b";
+    auto a = run(s);
+    ASSERT_FALSE(a.ok());
+    EXPECT_NE(a.error().what().find("endpoint id 'a+b:8080:tcp'"), std::string::npos) << a.error().what();
+    EXPECT_TRUE(api.calls.empty());
+    s.id = std::string(120, 'c');
+    EXPECT_FALSE(run(s).ok());
+    s.id = std::string(64, 'f');
+    EXPECT_TRUE(run(s).ok());
+}

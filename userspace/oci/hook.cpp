@@ -1,6 +1,7 @@
 #include "oci/hook.h"
 
 #include "bpf/cgroup.h"
+#include "control/path.h"
 #include "oci/container.h"
 
 namespace hl::oci {
@@ -105,8 +106,15 @@ Result<HookResult> poststart(const ContainerState& state, ControlApi& api, Probe
             if (!a) return Error{"address of pid " + std::to_string(*state.pid) + ": " + a.error().what(), 0};
             addr = *a;
         }
-        for (const auto& r : req->registrations)
-            plan.endpoints.push_back({req->ns, r.service, endpoint_id(state.id, r), addr, r.port});
+        for (const auto& r : req->registrations) {
+            std::string id = endpoint_id(state.id, r);
+            if (!control::valid_endpoint_id(id))
+                return Error{"state.id: '" + state.id.substr(0, 64) + "' makes endpoint id '" + id.substr(0, 64) +
+                                 "', which the control API refuses (1-128 of A-Z a-z 0-9 . _ : - [ ]): use a shorter "
+                                 "container id without '+'",
+                             0};
+            plan.endpoints.push_back({req->ns, r.service, std::move(id), addr, r.port});
+        }
     }
 
     // A record left by an earlier container of this id (its poststop never
