@@ -18,11 +18,18 @@ OCI_ROOTFS=""
 
 oci_init() {
     OCI_RUNC_ROOT="$HL_TMP/runc"
-    OCI_RECORDS="$HL_TMP/oci-records"
-    mkdir -p "$OCI_RUNC_ROOT" "$OCI_RECORDS" || hl_fail "cannot make $OCI_RUNC_ROOT"
-    export HOPLESS_OCI_STATE_DIR="$OCI_RECORDS"
+    mkdir -p "$OCI_RUNC_ROOT" || hl_fail "cannot make $OCI_RUNC_ROOT"
+    oci_records "$HL_TMP/oci-records"
     # runc runs hooks by absolute path (its working directory is the bundle).
     HOPLESS="$(readlink -f "$HOPLESS")" || hl_fail "no hopless binary at $HOPLESS"
+}
+
+# oci_records DIR: where the hook keeps its records from now on (bundles made
+# after this, and oci_hook, use it).
+oci_records() {
+    OCI_RECORDS="$1"
+    mkdir -p "$OCI_RECORDS" || hl_fail "cannot make $OCI_RECORDS"
+    export HOPLESS_OCI_STATE_DIR="$OCI_RECORDS"
 }
 
 oci_runc() { runc --root "$OCI_RUNC_ROOT" "$@"; }
@@ -33,24 +40,25 @@ oci_rootfs() {
     bb="$(command -v busybox)" || hl_fail "busybox is not installed (busybox-static)"
     mkdir -p "$dir/bin" "$dir/etc" "$dir/www" "$dir/tmp" || hl_fail "cannot make rootfs $dir"
     cp "$bb" "$dir/bin/busybox" || hl_fail "cannot copy $bb"
-    for a in sh httpd wget nc sleep cat ls ip ps echo; do ln -sf busybox "$dir/bin/$a"; done
+    for a in sh httpd wget nc sleep cat ls ip ps echo timeout; do ln -sf busybox "$dir/bin/$a"; done
     echo "127.0.0.1 localhost" >"$dir/etc/hosts"
     OCI_ROOTFS="$dir"
 }
 
 # oci_bundle VAR NAME NETNS SOCK ANNOTATIONS-JSON ARG...: a bundle dir for
 # container NAME: the shared rootfs read-only, no terminal, the network
-# namespace /var/run/netns/NETNS, its own cgroup (cgroupsPath
-# /hopless-e2e-<pid>-oci-NAME, so the stale sweep knows it), and the hook at
-# poststart and poststop talking to SOCK. Sets VAR to the dir.
+# namespace /var/run/netns/NETNS, its own cgroup (cgroupsPath /NAME: NAME
+# starts with hopless-e2e-<pid>-, so the stale sweep knows it), and the hook
+# at poststart and poststop talking to SOCK. Sets VAR to the dir.
 oci_bundle() {
     local var="$1" name="$2" netns="$3" sock="$4" ann="$5" dir args
     shift 5
+    [[ "$name" == "hopless-e2e-$HL_ID-"* ]] || hl_fail "container name $name does not start with hopless-e2e-$HL_ID-"
     dir="$HL_TMP/bundle-$name"
     mkdir -p "$dir" || hl_fail "cannot make $dir"
     (cd "$dir" && rm -f config.json && runc spec) || hl_fail "runc spec failed in $dir"
     args="$(printf '%s\n' "$@" | jq -R . | jq -cs .)"
-    jq --arg root "$OCI_ROOTFS" --arg netns "/var/run/netns/$netns" --arg cg "/hopless-e2e-$HL_ID-oci-$name" \
+    jq --arg root "$OCI_ROOTFS" --arg netns "/var/run/netns/$netns" --arg cg "/$name" \
         --argjson ann "$ann" --argjson args "$args" --arg hopless "$HOPLESS" --arg sock "$sock" \
         --arg records "$OCI_RECORDS" '
         ({path: $hopless, args: ["hopless", "--socket", $sock, "oci-hook"],
@@ -101,20 +109,24 @@ _oci_pctl() {  # SORTED-FILE P: the P-th percentile (nearest rank) of a sorted c
 # OCI_LOOP_PARENT), a process in it, the hook at poststart (namespace default,
 # registered as web:8080 at ADDR_PREFIX.<n>), the process killed and the
 # cgroup removed (runc removes it before poststop), the hook at poststop.
+# OCI_LOOP_ORDER=live runs poststop before the cgroup is removed instead.
 # Appends "<poststart ms> <poststop ms>" per container to OUT; prints each
 # cgroup id to OUT.ids. Fails on the first hook that fails.
 oci_loop() {
-    local sock="$1" n="$2" out="$3" prefix="$4" i cg pid state t0 t1 t2 id j
+    local sock="$1" n="$2" out="$3" prefix="$4" i cg pid state t0 t1 t2 t3 id j
     [[ -d "$OCI_LOOP_PARENT" ]] || hl_fail "OCI_LOOP_PARENT is not a cgroup"
     for ((i = 0; i < n; i++)); do
         cg="$OCI_LOOP_PARENT/c$i"
         mkdir "$cg" || hl_fail "cannot make cgroup $cg"
-        hl_in_cgroup "$cg" sleep 60 &
+        # Not hl_in_cgroup with &: that backgrounds a subshell, and $! would
+        # be the subshell, not the process in the cgroup.
+        bash -c 'echo $$ >"$1/cgroup.procs" || exit 125; exec sleep 60' oci-loop "$cg" &
         pid=$!
         for ((j = 0; j < 100; j++)); do
             grep -q "^0::.*/c$i\$" "/proc/$pid/cgroup" 2>/dev/null && break
             sleep 0.01
         done
+        grep -q "^0::.*/c$i\$" "/proc/$pid/cgroup" 2>/dev/null || hl_fail "process $pid did not enter $cg"
         id="hopless-e2e-$HL_ID-loop-$i"
         state="{\"ociVersion\":\"1.0.2\",\"id\":\"$id\",\"status\":\"running\",\"pid\":$pid,\"bundle\":\"/nonexistent\",\"annotations\":{\"io.hopless.namespace\":\"default\",\"io.hopless.register\":\"web:8080\",\"io.hopless.address\":\"$prefix.$((i % 250 + 1))\"}}"
         hl_cgroup_id "$cg" >>"$out.ids"
@@ -123,16 +135,29 @@ oci_loop() {
         t1=$(date +%s%N)
         kill -9 "$pid"
         wait "$pid" 2>/dev/null
-        for ((j = 0; j < 100; j++)); do
-            rmdir "$cg" 2>/dev/null && break
-            sleep 0.01
-        done
-        [[ -d "$cg" ]] && hl_fail "cannot remove cgroup $cg"
         state="{\"ociVersion\":\"1.0.2\",\"id\":\"$id\",\"status\":\"stopped\",\"bundle\":\"/nonexistent\",\"annotations\":{}}"
-        t2=$(date +%s%N)
-        oci_hook "$sock" poststop "$state" >/dev/null || hl_fail "poststop of $id failed"
-        echo "$(((t1 - t0) / 1000)) $((($(date +%s%N) - t2) / 1000))" >>"$out"
+        if [[ "${OCI_LOOP_ORDER:-runc}" == live ]]; then
+            t2=$(date +%s%N)
+            oci_hook "$sock" poststop "$state" >/dev/null || hl_fail "poststop of $id failed"
+            t3=$(date +%s%N)
+            _oci_rmdir "$cg"
+        else
+            _oci_rmdir "$cg"
+            t2=$(date +%s%N)
+            oci_hook "$sock" poststop "$state" >/dev/null || hl_fail "poststop of $id failed"
+            t3=$(date +%s%N)
+        fi
+        echo "$(((t1 - t0) / 1000)) $(((t3 - t2) / 1000))" >>"$out"
     done
+}
+
+_oci_rmdir() {  # CGROUP: removes it once its killed process is gone (bounded: 1 s)
+    local j
+    for ((j = 0; j < 100; j++)); do
+        rmdir "$1" 2>/dev/null && return 0
+        sleep 0.01
+    done
+    hl_fail "cannot remove cgroup $1"
 }
 
 # oci_loop_report OUT: "poststart p50 p99 max, poststop p50 p99 max" in ms from oci_loop's file.

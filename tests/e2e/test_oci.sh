@@ -46,6 +46,7 @@ setup() {
     local name="$1"
     hl_test_env "$name"
     SOCK="$DIR/hopless.sock"
+    oci_records "$DIR/records"
     VIP="127.255.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1))"
     cat >"$CFG" <<CFG
 metrics: { listen: "127.0.0.1:$MPORT" }
@@ -114,23 +115,23 @@ t_client_reaches_web() {
     hl_assert_contains "$(cat "$OCI_ROOTFS/etc/hosts")" "$VIP" "hosts file"
     oci_bundle bundle "$cli_id" "$NS_CLIENT" "$SOCK" '{"io.hopless.namespace": "default"}' sleep 300
     oci_run "$cli_id" "$bundle" || hl_fail "runc run $cli_id failed: $(cat "$bundle/runc.log")"
-    cgid="$(hl_cgroup_id "$HL_CG_ROOT/hopless-e2e-$HL_ID-oci-$cli_id")" || hl_fail "no cgroup for $cli_id"
+    cgid="$(hl_cgroup_id "$HL_CG_ROOT/$cli_id")" || hl_fail "no cgroup for $cli_id"
     hl_assert_contains "$(cli -j cgroup list | jq -r '.[].id')" "$cgid" "the client's cgroup in cgroup list"
-    body="$(timeout 10 runc --root "$OCI_RUNC_ROOT" exec "$cli_id" wget -q -T 3 -O - "http://$VIP/")"
+    body="$(timeout 10 runc --root "$OCI_RUNC_ROOT" exec "$cli_id" timeout 5 wget -q -O - "http://$VIP/")"
     hl_assert_eq "$BODY" "$body" "wget http://$VIP/ from the client container"
-    body="$(timeout 10 runc --root "$OCI_RUNC_ROOT" exec "$cli_id" wget -q -T 3 -O - "http://web/")"
+    body="$(timeout 10 runc --root "$OCI_RUNC_ROOT" exec "$cli_id" timeout 5 wget -q -O - "http://web/")"
     hl_assert_eq "$BODY" "$body" "wget http://web/ from the client container"
     hl_log "client container -> web by VIP $VIP and by name: '$body'"
     # A task outside the container's cgroup is not redirected.
-    body="$(ip netns exec "$NS_CLIENT" timeout 5 busybox wget -q -T 2 -O - "http://$VIP/" 2>&1)"
+    body="$(ip netns exec "$NS_CLIENT" timeout 5 busybox wget -q -O - "http://$VIP/" 2>&1)"
     hl_assert_not_contains "$body" "$BODY" "a process in the netns but outside the container's cgroup"
     oci_delete "$cli_id" || hl_fail "runc delete $cli_id failed"
+    oci_delete "$srv" || hl_fail "runc delete $srv failed"
+    hl_assert_eq "" "$(backends_of_web)" "web's backends after both are deleted"
     echo "$cgid" >"$DIR/ids"
     local left
     left="$(oci_leftovers "$PIN" "$DIR/ids")"
-    hl_assert_eq "" "$left" "left behind after runc delete of the client"
-    oci_delete "$srv" || hl_fail "runc delete $srv failed"
-    hl_assert_eq "" "$(backends_of_web)" "web's backends after both are deleted"
+    hl_assert_eq "" "$left" "left behind after runc delete of both containers"
 }
 
 # (c) a container without io.hopless.* annotations: the hook does nothing
@@ -138,6 +139,7 @@ t_client_reaches_web() {
 t_no_annotations() {
     hl_test_env noann
     SOCK="$DIR/absent.sock"
+    oci_records "$DIR/records"
     local id="hopless-e2e-$HL_ID-plain" bundle
     oci_bundle bundle "$id" "$NS_WEB" "$SOCK" '{"org.opencontainers.image.title": "plain"}' sleep 300
     oci_run "$id" "$bundle" || hl_fail "runc run $id failed: $(cat "$bundle/runc.log")"
