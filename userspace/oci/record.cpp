@@ -124,13 +124,9 @@ Status RecordStore::save(const HookRecord& r) const {
             }
             off += static_cast<size_t>(n);
         }
-        // The record must survive a crash of the host's runtime between
-        // poststart and poststop, not only of this process.
-        if (::fsync(fd.get()) != 0) {
-            auto e = sys_error("cannot sync " + tmp);
-            ::unlink(tmp.c_str());
-            return e;
-        }
+        // No fsync: the rename makes the record whole or absent for any
+        // process, and what a power loss would take (the default dir is a
+        // tmpfs) goes with the containers the record is about.
     }
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
         auto e = sys_error("cannot rename " + tmp + " to " + final_path);
