@@ -175,17 +175,18 @@ oci_loop_report() {
 # ids in IDS-FILE: cgroup_ns entries, pinned link dirs, kernel links,
 # records. Nothing printed means nothing left.
 oci_leftovers() {
-    local pin="$1" ids="$2" id
-    local cglist links
-    cglist="$("$HOPLESS" -j --pin-dir "$pin" cgroup list 2>/dev/null)"
-    links="$(bpftool -j link show 2>/dev/null)"
+    local pin="$1" ids="$2" id idsj left cgroups links
+    idsj="$(jq -cs . <"$ids")" || { echo "cannot read ids from $ids"; return 0; }
+    cgroups="$("$HOPLESS" -j --pin-dir "$pin" cgroup list 2>&1)" || echo "hopless cgroup list failed: $cgroups"
+    jq -r --argjson ids "$idsj" '.[] | select(.id as $i | $ids | index($i)) | "cgroup_ns entry for cgroup \(.id)"' \
+        <<<"$cgroups" 2>/dev/null
+    links="$(bpftool -j link show 2>&1)" || echo "bpftool link show failed: $links"
+    jq -r --argjson ids "$idsj" \
+        '.[] | select(.cgroup_id? as $i | $i != null and ($ids | index($i))) | "kernel link \(.id) on cgroup \(.cgroup_id)"' \
+        <<<"$links" 2>/dev/null
     while read -r id; do
-        [[ -n "$id" ]] || continue
-        jq -e --argjson id "$id" 'any(.[]; .id == $id)' <<<"$cglist" >/dev/null 2>&1 && echo "cgroup_ns entry for cgroup $id"
-        [[ -e "$pin/links/$id" ]] && echo "pinned links of cgroup $id ($pin/links/$id)"
-        jq -e --argjson id "$id" 'any(.[]; .cgroup_id? == $id)' <<<"$links" >/dev/null 2>&1 && echo "kernel link on cgroup $id"
+        [[ -n "$id" && -e "$pin/links/$id" ]] && echo "pinned links of cgroup $id ($pin/links/$id)"
     done <"$ids"
-    local left
     left="$(find "$OCI_RECORDS" -type f 2>/dev/null)"
     [[ -z "$left" ]] || echo "records: $left"
 }
