@@ -11,6 +11,7 @@
 #   sudo tests/bench/oci_attach.sh                 # N=1000
 #   N=200 sudo tests/bench/oci_attach.sh
 #   OCI_LOOP_ORDER=live ...                        # poststop while the cgroup still exists
+#   ROUNDS=100                                     # rounds of the breakdown (where the time goes)
 #
 # Uses $HOPLESSD and $HOPLESS (default build/hoplessd, build/hopless): build
 # them Release for figures that mean something.
@@ -55,6 +56,49 @@ CFG
     done
     hl_info "left behind: nothing (cgroup_ns, links, records); dying cgroups: $dying"
     hl_info "hoplessd VmRSS after: $(awk '/VmRSS/ { print $2, $3 }' "/proc/$HL_DAEMON_PID/status")"
+    breakdown
+}
+
+# Where a poststart's time goes, ways interleaved in one run (ROUNDS 100):
+# the hopless process alone (--version), a hook with nothing to do (no
+# io.hopless.* annotation), a hook that only registers, one that only
+# attaches, one that does both. Each poststart is undone by its poststop
+# while the process still runs (not timed).
+breakdown() {
+    local rounds=${ROUNDS:-100} r cg pid j kind t0 id ann state
+    local -A ann_of=([none]='{"org.example":"x"}'
+        [register]='{"io.hopless.register":"web:8080","io.hopless.address":"10.206.0.1"}'
+        [attach]='{"io.hopless.namespace":"default"}'
+        [both]='{"io.hopless.namespace":"default","io.hopless.register":"web:8080","io.hopless.address":"10.206.0.1"}')
+    cg="$OCI_LOOP_PARENT/breakdown"
+    mkdir "$cg" || hl_fail "cannot make $cg"
+    bash -c 'echo $$ >"$1/cgroup.procs" || exit 125; exec sleep 600' oci-breakdown "$cg" &
+    pid=$!
+    hl_defer hl_stop_pid "$pid" KILL
+    for ((j = 0; j < 100; j++)); do
+        grep -q "^0::.*/breakdown\$" "/proc/$pid/cgroup" 2>/dev/null && break
+        sleep 0.01
+    done
+    for ((r = 0; r < rounds; r++)); do
+        t0=$(date +%s%N)
+        "$HOPLESS" --version >/dev/null
+        echo $((($(date +%s%N) - t0) / 1000)) >>"$DIR/bd.process"
+        for kind in none register attach both; do
+            id="hopless-e2e-$HL_ID-bd-$kind"
+            ann="${ann_of[$kind]}"
+            state="{\"ociVersion\":\"1.0.2\",\"id\":\"$id\",\"status\":\"running\",\"pid\":$pid,\"annotations\":$ann}"
+            t0=$(date +%s%N)
+            oci_hook "$SOCK" poststart "$state" >/dev/null || hl_fail "breakdown: poststart ($kind) failed"
+            echo $((($(date +%s%N) - t0) / 1000)) >>"$DIR/bd.$kind"
+            oci_hook "$SOCK" poststop "{\"ociVersion\":\"1.0.2\",\"id\":\"$id\",\"status\":\"stopped\"}" >/dev/null ||
+                hl_fail "breakdown: poststop ($kind) failed"
+        done
+    done
+    for kind in process none register attach both; do
+        sort -n "$DIR/bd.$kind" | awk '{ print $1 / 1000 }' >"$DIR/bd.$kind.sorted"
+        hl_info "$(printf 'poststart %-9s p50 %7s ms  p99 %7s ms' "$kind" "$(_oci_pctl "$DIR/bd.$kind.sorted" 50)" \
+            "$(_oci_pctl "$DIR/bd.$kind.sorted" 99)")"
+    done
 }
 
 hl_run_test oci_attach bench
