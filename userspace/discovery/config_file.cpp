@@ -243,8 +243,12 @@ public:
 };
 
 Error joined(const std::vector<std::string>& errors) {
+    // The first few name the problems; a file wrong in 60,000 places gets a
+    // line, not a megabyte.
+    constexpr size_t kShown = 20;
     std::string msg = "invalid config: ";
-    for (size_t i = 0; i < errors.size(); ++i) msg += (i ? "; " : "") + errors[i];
+    for (size_t i = 0; i < errors.size() && i < kShown; ++i) msg += (i ? "; " : "") + errors[i];
+    if (errors.size() > kShown) msg += "; and " + std::to_string(errors.size() - kShown) + " more";
     return Error{msg, 0};
 }
 
