@@ -6,10 +6,10 @@ if [[ $EUID -ne 0 ]]; then echo "install-deps: run as root (apt-get)" >&2; exit 
 PKGS=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-  libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev linux-libc-dev
+  libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev linux-libc-dev libldns-dev
   # runtime peers for tests, demo and benchmarks
-  iproute2 curl nginx-light dnsmasq-base dnsutils haproxy wrk iperf3 nftables procps psmisc jq
+  iproute2 curl nginx-light dnsmasq-base dnsutils ldnsutils haproxy wrk iperf3 nftables procps psmisc jq
   runc busybox-static
 )
 missing=()
