@@ -13,6 +13,7 @@ PKGS=(
   # runtime peers for tests, demo and benchmarks
   iproute2 curl nginx-light dnsmasq-base dnsutils ldnsutils haproxy wrk iperf3 nftables procps psmisc jq
   etcd-server etcd-client
+  runc busybox-static
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -35,13 +35,13 @@ cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake.log" 2>&1 || { tail -50 "$BU
 # target -> seed corpus directory (under tests/fuzz/corpus), dictionary, longest input
 declare -A CORPUS=([fuzz_config]=config [fuzz_config_apply]=config [fuzz_cli_args]=cli
                    [fuzz_control_http]=control_http [fuzz_registration_json]=registration [fuzz_dns_responder]=dns
-                   [fuzz_etcd_layout]=etcd)
+                   [fuzz_etcd_layout]=etcd [fuzz_oci_state]=oci)
 declare -A DICT=([fuzz_config]=config.dict [fuzz_config_apply]=config.dict
-                 [fuzz_control_http]=http.dict [fuzz_registration_json]=json.dict)
+                 [fuzz_control_http]=http.dict [fuzz_registration_json]=json.dict [fuzz_oci_state]=oci.dict)
 declare -A MAXLEN=([fuzz_control_http]=20000)  # past the 8 KiB header limit
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=(fuzz_config fuzz_config_apply fuzz_cli_args fuzz_control_http fuzz_registration_json
-                               fuzz_dns_responder fuzz_etcd_layout)
+                               fuzz_dns_responder fuzz_etcd_layout fuzz_oci_state)
 
 mkdir -p "$BUILD/artifacts"
 failed=0

@@ -2,6 +2,7 @@
 // Output with JSON and text from the same data; main() prints one of them.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -12,6 +13,7 @@
 #include "common/error.h"
 #include "control/client.h"
 #include "datapath/inventory.h"
+#include "oci/hook.h"
 
 namespace hl::cli {
 
@@ -81,6 +83,11 @@ Result<Output> cmd_endpoint(Context&, Words);
 // service apply | delete (the reading service commands are in cmd_services.cpp)
 Result<Output> service_apply(Context&, Words);
 Result<Output> service_delete(Context&, Words);
+Result<Output> cmd_oci_hook(Context&, Words);
+
+// The OCI hook's way to the daemon: the control API on ctx.opts.socket,
+// each call bounded by timeout_s (oci_control_api.cpp).
+std::unique_ptr<oci::ControlApi> make_control_api(const Context& ctx, unsigned timeout_s);
 
 extern const char* const kMainHelp;
 

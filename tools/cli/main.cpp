@@ -10,7 +10,7 @@ const char* const kMainHelp =
     "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
     "       hopless help\n"
     "\n"
-    "OBJECT := { service | endpoint | backend | cgroup | stats | prog | map | hosts | resolv }\n"
+    "OBJECT := { service | endpoint | backend | cgroup | stats | prog | map | hosts | resolv | oci-hook }\n"
     "  service { list | show SERVICE }          services, VIPs and their backends\n"
     "  service { apply FILE|- | delete SERVICE } define, replace or remove services (YAML or JSON)\n"
     "  endpoint register SERVICE address ADDR port PORT [id ID] [weight W] [ttl SECONDS]\n"
@@ -22,11 +22,13 @@ const char* const kMainHelp =
     "  prog show | map show | map dump MAP      the BPF programs and maps\n"
     "  hosts [namespace NS]                     /etc/hosts lines: VIP name\n"
     "  resolv [namespace NS]                    resolv.conf lines for a task: nameserver, search\n"
+    "  oci-hook [poststart | poststop]          an OCI runtime hook: the container state on stdin\n"
     "SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n"
     "\n"
     "Reading commands (list, show, stats, prog, map, hosts) read the pinned maps, so they work\n"
     "while the daemon is down; changing commands (apply, delete, register, heartbeat, deregister,\n"
-    "attach, detach) go through hoplessd's control socket, as root. resolv reads the config file.\n"
+    "attach, detach, oci-hook) go through hoplessd's control socket, as root. resolv reads the\n"
+    "config file.\n"
     "\n"
     "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | --config FILE | -V|--version |\n"
     "             -h|--help }\n"
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
         {"service", cmd_service}, {"endpoint", cmd_endpoint}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup},
         {"stats", cmd_stats},     {"prog", cmd_prog},         {"map", cmd_map},         {"hosts", cmd_hosts},
         {"resolv", cmd_resolv},
+        {"oci-hook", cmd_oci_hook},
     };
     Words words(parsed->words);
     hl::Result<Output> out = hl::Error{"", 0};

@@ -524,28 +524,42 @@ Result<std::string> Reconciler::attach_cgroup(const std::string& path, const std
         cgroup_recs_[r->id] = CgroupRec{v};
     }
     if (auto st = cgroups_.attach(r->id, r->path); !st) return st.error();
+    api_paths_[r->path] = r->id;
+    if (path != r->path) api_paths_[path] = r->id;
     if (auto st = gc_namespaces(); !st) return st.error();  // a namespace the cgroup left
     return r->path;
 }
 
 Result<std::string> Reconciler::detach_cgroup(const std::string& path) {
-    auto r = cgroups_.resolve(path);
-    if (!r) return r.error();
-    auto it = cgroup_recs_.find(r->id);
+    uint64_t id = 0;
+    std::string abs;
+    if (auto r = cgroups_.resolve(path); r) {
+        id = r->id;
+        abs = r->path;
+    } else {
+        // The cgroup is gone already: runc removes a container's cgroup
+        // before its poststop hook runs. Detach it by the id it had.
+        auto known = api_paths_.find(path);
+        if (known == api_paths_.end()) return r.error();
+        id = known->second;
+        abs = path;
+    }
+    auto it = cgroup_recs_.find(id);
     if (it == cgroup_recs_.end() || !(it->second.value.flags & HL_CG_FROM_CLI))
-        return Error{r->path + " is not attached through the API" +
+        return Error{abs + " is not attached through the API" +
                          std::string(it != cgroup_recs_.end() ? " (the config file attaches it: change it there)" : ""),
                      0};
+    std::erase_if(api_paths_, [&](const auto& kv) { return kv.second == id; });
     if (it->second.value.flags & HL_CG_FROM_CONFIG) {
         it->second.value.flags &= ~static_cast<uint32_t>(HL_CG_FROM_CLI);
-        if (auto st = counted(store_.put_cgroup(r->id, it->second.value)); !st) return st.error();
-        return r->path;
+        if (auto st = counted(store_.put_cgroup(id, it->second.value)); !st) return st.error();
+        return abs;
     }
-    if (auto st = cgroups_.detach(r->id); !st) return st.error();
-    if (auto st = counted(store_.delete_cgroup(r->id)); !st) return st.error();
+    if (auto st = cgroups_.detach(id); !st) return st.error();
+    if (auto st = counted(store_.delete_cgroup(id)); !st) return st.error();
     cgroup_recs_.erase(it);
     if (auto st = gc_namespaces(); !st) return st.error();
-    return r->path;
+    return abs;
 }
 
 // Namespaces nobody names any more. Walks the services only when some

@@ -138,6 +138,11 @@ private:
     // How many services use each VIP: a pool address is free at 0. Kept as
     // services come and go, so allocating one VIP walks no service.
     std::map<IpAddress, uint32_t> vip_refs_;
+    // Paths of cgroups attached through the API, as given and resolved, so
+    // that one removed before its detach (a container's, by runc) can still
+    // be detached by the id it had. Not kept across restarts: there the
+    // cgroup must still exist, or the attachment is dropped by the sweep.
+    std::map<std::string, uint64_t> api_paths_;
     std::vector<hl_slot_key> orphan_slots_;
     std::vector<uint32_t> orphan_backends_;
     size_t writes_ = 0;
