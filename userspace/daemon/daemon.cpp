@@ -106,6 +106,7 @@ void Daemon::reload(const char* why) {
     if (!cfg) {
         counters_.reloads_rejected++;
         spdlog::error("config rejected, the last good config stays in force: {}", cfg.error().what());
+        notify_.status("config rejected, the last good config stays in force: " + cfg.error().what());
         return;
     }
     if (cfg->maps != limits_)
@@ -118,6 +119,7 @@ void Daemon::reload(const char* why) {
     if (!report) {
         counters_.reloads_rejected++;
         spdlog::error("config rejected, the last good config stays in force: {}", report.error().what());
+        notify_.status("config rejected, the last good config stays in force: " + report.error().what());
         return;
     }
     counters_.reloads_ok++;
@@ -125,6 +127,8 @@ void Daemon::reload(const char* why) {
     spdlog::info("config applied in {} us: {} added, {} changed, {} removed, {} unchanged, {} map writes", us,
                  report->added, report->changed, report->removed, report->unchanged, report->map_writes);
     if (cfg->metrics_listen != metrics_listen_) spdlog::warn("metrics.listen: changes only at a restart");
+    notify_.status(fmt::format("{} services, {} cgroups attached; config reloaded ({})",
+                               reconciler_->services().size(), attached_paths_.size(), why));
 }
 
 void Daemon::start_metrics(const std::string& listen) {
@@ -170,11 +174,14 @@ int Daemon::run() {
             return;
         }
         spdlog::info("{}: exiting; the datapath stays pinned under {} and keeps working", strsignal(sig), pin_dir_);
+        notify_.stopping();
         io_.stop();
     };
     signals_.async_wait(on_signal);
     check_drains();
     heap_trim_.start();
+    notify_.ready(fmt::format("{} services, {} cgroups attached; config {} applied", reconciler_->services().size(),
+                              attached_paths_.size(), opts_.config));
     spdlog::info("hoplessd running (pid {})", getpid());
     io_.run();
     metrics_.reset();

@@ -15,6 +15,7 @@
 #include "bpf/socket_terminator.h"
 #include "daemon/config_watcher.h"
 #include "daemon/heap.h"
+#include "daemon/notify.h"
 #include "daemon/options.h"
 #include "datapath/cgroup_attacher.h"
 #include "datapath/kernel_map_store.h"
@@ -69,6 +70,7 @@ private:
     std::map<BackendKey, Drain> drains_;
     boost::asio::steady_timer drain_timer_{io_};
     PeriodicHeapTrim heap_trim_{io_, std::chrono::seconds(2)};
+    SystemdNotifier notify_{io_};
 };
 
 }  // namespace hl
