@@ -282,6 +282,8 @@ CFG="$TMP/hopless.yaml"
 cat >"$CFG" <<EOF
 # hopless demo config
 metrics: { listen: "127.0.0.1:$MPORT" }
+control: { socket: "$TMP/hopless.sock" }
+state_dir: "$TMP/state"
 attach:
   - { cgroup: "$CG", namespace: default }
 services:

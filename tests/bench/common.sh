@@ -242,7 +242,7 @@ hb_hoplessd() {
     local name=$1 cfg=$2 pin=/sys/fs/bpf/$HB_ID-$1 i
     HB_PINS+=("$pin")
     HB_DLOG=$HB_TMP/hoplessd-$name.log
-    "$HB_HOPLESSD" --config "$cfg" --pin-dir "$pin" >"$HB_DLOG" 2>&1 &
+    "$HB_HOPLESSD" --config "$cfg" --pin-dir "$pin" --socket "$HB_TMP/hoplessd.sock" --state-dir "$HB_TMP/state" >"$HB_DLOG" 2>&1 &
     HB_DPID=$!
     HB_PIDS+=("$HB_DPID")
     for ((i = 0; i < 1200; i++)); do  # bounded: 120 s (65536 services load slowly)

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "cli/args.h"
 #include "common/error.h"
+#include "control/client.h"
 #include "datapath/inventory.h"
 
 namespace hl::cli {
@@ -53,6 +55,17 @@ Result<MapSet> open_maps(const Context& ctx);
 Result<const ServiceView*> find_service(const Inventory& inv, const std::string& what);
 
 json service_json(const ServiceView& s, bool with_backends);
+
+// The control API, for the changing commands: a reply that is not 2xx is an
+// Error carrying the daemon's {"error"} text.
+Result<json> api_call(const Context& ctx, std::string_view method, const std::string& target,
+                      const std::optional<json>& body = std::nullopt);
+// NAMESPACE/NAME of a SERVICE, asking hoplessd (GET /v1/services) only when
+// the SERVICE is NAME or VIP:PORT; `services`, when given, gets that answer.
+Result<std::pair<std::string, std::string>> api_service(const Context& ctx, const std::string& what,
+                                                        json* services = nullptr);
+// "/v1/services/NS/NAME", each segment %-encoded.
+std::string service_target(const std::string& ns, const std::string& name);
 json stats_json(const hl_service_stats& s);
 
 // Object handlers.
@@ -63,6 +76,10 @@ Result<Output> cmd_stats(Context&, Words);
 Result<Output> cmd_prog(Context&, Words);
 Result<Output> cmd_map(Context&, Words);
 Result<Output> cmd_hosts(Context&, Words);
+Result<Output> cmd_endpoint(Context&, Words);
+// service apply | delete (the reading service commands are in cmd_services.cpp)
+Result<Output> service_apply(Context&, Words);
+Result<Output> service_delete(Context&, Words);
 
 extern const char* const kMainHelp;
 

@@ -1,23 +1,23 @@
-// hopless cgroup: which cgroups' tasks are clients, and attaching by hand
-// (works while the daemon is down: it uses the pinned programs).
-#include <unistd.h>
-
-#include <cstring>
+// hopless cgroup: which cgroups' tasks are clients (read from the pins, so
+// it works while the daemon is down), and attaching and detaching them
+// (through the daemon's control API).
 #include <filesystem>
 
 #include "bpf/cgroup.h"
 #include "bpf/links.h"
-#include "bpf/programs.h"
 #include "cli.h"
+#include "cli/control_args.h"
 
 namespace hl::cli {
 
 namespace {
 
 const char* kCgroupHelp =
-    "Usage: hopless cgroup { list | attach PATH [namespace NS] | detach PATH | help }\n"
-    "       PATH is absolute or relative to the cgroup v2 mount; NS defaults to 'default'.\n"
-    "       A cgroup attached here is kept by the daemon until detached here.\n";
+    "Usage: hopless cgroup { list | attach { PATH | pid PID } [namespace NS] | detach { PATH | pid PID } | help }\n"
+    "       PATH is absolute or relative to the cgroup v2 mount; pid PID names the cgroup of that\n"
+    "       process (from /proc/PID/cgroup); NS defaults to 'default'.\n"
+    "       attach and detach go through hoplessd (--socket); the daemon keeps a cgroup attached\n"
+    "       here across its restarts until it is detached here. list reads the pinned maps.\n";
 
 std::string owner(uint32_t flags) {
     std::string s;
@@ -57,59 +57,28 @@ Result<Output> cgroup_list(Context& ctx, Words args) {
     return out;
 }
 
-Result<Output> cgroup_attach(Context& ctx, Words args) {
-    if (args.empty()) return Error{"cgroup attach needs a PATH", 0};
-    auto pairs = parse_pairs(args.subspan(1), {"namespace"});
-    if (!pairs) return pairs.error();
-    std::string ns = pairs->empty() ? "default" : (*pairs)[0].second;
-    auto path = resolve_cgroup(args[0]);
-    if (!path) return path.error();
-    auto id = cgroup_id(*path);
-    if (!id) return id.error();
-    auto maps = open_maps(ctx);
-    if (!maps) return maps.error();
-    std::optional<uint32_t> ns_id;
-    std::string known;
-    maps->ns_meta.for_each([&](uint32_t nid, const hl_ns_meta& m) {
-        std::string name(m.name, strnlen(m.name, HL_NAME_LEN));
-        known += (known.empty() ? "" : ", ") + name;
-        if (name == ns) ns_id = nid;
-    });
-    if (!ns_id)
-        return Error{"namespace '" + ns + "' is unknown to the datapath (known: " + (known.empty() ? "none" : known) +
-                         ")",
-                     0};
-    auto progs = open_pinned_programs(ctx.opts.pin_dir);
-    if (!progs) return progs.error();
-    hl_cgroup_ns v{*ns_id, HL_CG_FROM_CLI};
-    if (auto old = maps->cgroup_ns.lookup(*id)) v.flags |= old->flags;
-    // The namespace entry first: the first connect after the link exists
-    // must already find it.
-    if (auto st = maps->cgroup_ns.update(*id, v); !st) return st.error();
-    LinkStore links(ctx.opts.pin_dir);
-    if (auto st = links.attach(*id, *path, *progs); !st) return st.error();
-    return Output{json{{"attached", *path}, {"id", *id}, {"namespace", ns}},
-                  "attached " + *path + " (namespace " + ns + ")\n"};
+// Attach and detach go through hoplessd, which owns the links and the
+// cgroup -> namespace map and keeps what was attached across its restarts.
+Result<Output> cgroup_change(Context& ctx, Words args, bool attach) {
+    auto a = parse_cgroup_args(args, attach);
+    if (!a) return a.error();
+    auto r = api_call(ctx, attach ? "PUT" : "DELETE", "/v1/cgroups", a->body());
+    if (!r) return r.error();
+    std::string what = a->path ? *a->path : "the cgroup of pid " + std::to_string(*a->pid);
+    // The daemon's answer names the cgroup it resolved, when it says.
+    if (r->is_object() && r->contains("cgroup") && (*r)["cgroup"].is_string()) what = (*r)["cgroup"].get<std::string>();
+    json j = r->is_object() ? *r : json::object();
+    j[attach ? "attached" : "detached"] = what;
+    if (attach) {
+        std::string ns = a->ns.value_or("default");
+        j["namespace"] = ns;
+        return Output{j, "attached " + what + " (namespace " + ns + ")\n"};
+    }
+    return Output{j, "detached " + what + "\n"};
 }
 
-Result<Output> cgroup_detach(Context& ctx, Words args) {
-    if (args.size() != 1) return Error{"cgroup detach needs exactly one PATH", 0};
-    auto path = resolve_cgroup(args[0]);
-    if (!path) return path.error();
-    auto id = cgroup_id(*path);
-    if (!id) return id.error();
-    auto maps = open_maps(ctx);
-    if (!maps) return maps.error();
-    auto old = maps->cgroup_ns.lookup(*id);
-    LinkStore links(ctx.opts.pin_dir);
-    bool had_links = link_count(ctx.opts.pin_dir, *id) > 0;
-    if (!old && !had_links) return Error{*path + " is not attached", 0};
-    if (auto st = links.detach(*id); !st) return st.error();
-    if (auto st = maps->cgroup_ns.erase(*id); !st) return st.error();
-    std::string note;
-    if (old && (old->flags & HL_CG_FROM_CONFIG)) note = " (it is in the daemon's config: the next reload attaches it again)";
-    return Output{json{{"detached", *path}, {"id", *id}}, "detached " + *path + note + "\n"};
-}
+Result<Output> cgroup_attach(Context& ctx, Words args) { return cgroup_change(ctx, args, true); }
+Result<Output> cgroup_detach(Context& ctx, Words args) { return cgroup_change(ctx, args, false); }
 
 }  // namespace
 

@@ -9,8 +9,13 @@ namespace hl::cli {
 namespace {
 
 const char* kServiceHelp =
-    "Usage: hopless service { list | show SERVICE | help }\n"
-    "       SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n";
+    "Usage: hopless service { list | show SERVICE | apply FILE | delete SERVICE | help }\n"
+    "       SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n"
+    "       list, show    read the pinned maps (they work while hoplessd is down)\n"
+    "       apply FILE    define or replace services through hoplessd: FILE (or - for stdin) holds\n"
+    "                     one services[] item of the config, or a list of them, in YAML or JSON\n"
+    "       delete        remove a service defined through the API (a service from the config\n"
+    "                     file changes only in the file)\n";
 const char* kBackendHelp = "Usage: hopless backend { list [service SERVICE] | help }\n";
 const char* kStatsHelp = "Usage: hopless stats [service SERVICE]\n";
 const char* kHostsHelp =
@@ -113,7 +118,8 @@ Result<Output> backend_list(Context& ctx, Words args) {
 }  // namespace
 
 Result<Output> cmd_service(Context& ctx, Words args) {
-    static const std::vector<Command> table = {{"list", service_list}, {"show", service_show}};
+    static const std::vector<Command> table = {
+        {"list", service_list}, {"show", service_show}, {"apply", service_apply}, {"delete", service_delete}};
     return dispatch(ctx, args, table, kServiceHelp);
 }
 

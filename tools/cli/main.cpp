@@ -11,19 +11,26 @@ const char* const kMainHelp =
     "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
     "       hopless help\n"
     "\n"
-    "OBJECT := { service | backend | cgroup | stats | prog | map | hosts }\n"
+    "OBJECT := { service | endpoint | backend | cgroup | stats | prog | map | hosts }\n"
     "  service { list | show SERVICE }          services, VIPs and their backends\n"
+    "  service { apply FILE|- | delete SERVICE } define, replace or remove services (YAML or JSON)\n"
+    "  endpoint register SERVICE address ADDR port PORT [id ID] [weight W] [ttl SECONDS]\n"
+    "  endpoint { heartbeat | deregister } SERVICE id ID\n"
+    "  endpoint list [service SERVICE]          every backend, its source and the time left on its TTL\n"
     "  backend list [service SERVICE]           backends with weight, state, connections\n"
-    "  cgroup { list | attach PATH [namespace NS] | detach PATH }\n"
+    "  cgroup list | attach { PATH | pid PID } [namespace NS] | detach { PATH | pid PID }\n"
     "  stats [service SERVICE]                  per-service and per-backend counters\n"
     "  prog show | map show | map dump MAP      the BPF programs and maps\n"
     "  hosts [namespace NS]                     /etc/hosts lines: VIP name\n"
     "SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n"
     "\n"
+    "Reading commands (list, show, stats, prog, map, hosts) read the pinned maps, so they work\n"
+    "while the daemon is down; changing commands (apply, delete, register, heartbeat, deregister,\n"
+    "attach, detach) go through hoplessd's control socket, as root.\n"
+    "\n"
     "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | -V|--version | -h|--help }\n"
     "  --pin-dir DIR   where hoplessd pinned the datapath (default /sys/fs/bpf/hopless)\n"
-    "  --socket PATH   the daemon's control socket (reserved; every command here reads the\n"
-    "                  pinned maps, so it works while the daemon is down)\n"
+    "  --socket PATH   hoplessd's control socket (default /run/hopless/hopless.sock)\n"
     "Keywords match by unique prefix: 'hopless serv li' is 'hopless service list'.\n";
 
 }  // namespace hl::cli
@@ -47,8 +54,8 @@ int main(int argc, char** argv) {
     }
     Context ctx{parsed->opts};
     static const std::vector<Command> objects = {
-        {"service", cmd_service}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup}, {"stats", cmd_stats},
-        {"prog", cmd_prog},       {"map", cmd_map},         {"hosts", cmd_hosts},
+        {"service", cmd_service}, {"endpoint", cmd_endpoint}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup},
+        {"stats", cmd_stats},     {"prog", cmd_prog},         {"map", cmd_map},         {"hosts", cmd_hosts},
     };
     Words words(parsed->words);
     hl::Result<Output> out = hl::Error{"", 0};

@@ -154,11 +154,16 @@ public:
             fail("services", "missing (the file is empty)");
             return c;
         }
-        if (!expect_map(root, "", {"pin_dir", "vip_pool", "metrics", "control", "attach", "services", "maps"})) return c;
+        if (!expect_map(root, "", {"pin_dir", "state_dir", "vip_pool", "metrics", "control", "attach", "services", "maps"})) return c;
         if (root["pin_dir"])
             if (auto v = str(root["pin_dir"], "pin_dir")) {
                 if (v->empty() || (*v)[0] != '/') fail("pin_dir", "'" + *v + "' is not an absolute path");
                 else c.pin_dir = *v;
+            }
+        if (root["state_dir"])
+            if (auto v = str(root["state_dir"], "state_dir")) {
+                if (v->empty() || (*v)[0] != '/') fail("state_dir", "'" + *v + "' is not an absolute path");
+                else c.state_dir = *v;
             }
         if (root["vip_pool"])
             if (auto v = str(root["vip_pool"], "vip_pool")) {

@@ -27,6 +27,7 @@ struct Config {
     IpPrefix vip_pool = *IpPrefix::parse("127.255.0.0/16");
     std::string metrics_listen = "127.0.0.1:9464";
     std::string control_socket = "/run/hopless/hopless.sock";
+    std::string state_dir = "/var/lib/hopless";  // the API's registrations and services (journal)
     MapLimits maps;
     std::vector<Attachment> attach;
     std::vector<Service> services;
