@@ -12,8 +12,8 @@
 #             options at each level, prefixes taken as the CLI takes them
 #   live      service names (NAMESPACE/NAME, and NAME where it is
 #             unambiguous), namespaces and attached cgroups come from a
-#             running daemon's pinned maps (hopless -j, with the line's
-#             --pin-dir)
+#             running daemon's pinned maps, endpoint ids from its control
+#             API (hopless -j, with the line's --pin-dir and --socket)
 #
 # The last line is "N passed, M failed"; 77 without root or BPF (1 under
 # HOPLESS_REQUIRE_BPF=1).
@@ -156,6 +156,10 @@ EOF
     expect "default team-b" --pin-dir "$PIN" hosts namespace ""
     expect "team-b" --pin-dir "$PIN" cgroup attach "$CG" namespace t
     expect "pid $CG" --pin-dir "$PIN" cgroup detach ""
+    # Endpoint ids, through the control API (the line's --socket).
+    hl_must "$HOPLESS" --socket "$HL_SOCK" endpoint register default/dns address 127.0.0.1 port 5353 id dns-1 >/dev/null
+    expect "dns-1" --socket "$HL_SOCK" endpoint heartbeat default/dns id ""
+    expect "dns-1" --socket "$HL_SOCK" endpoint dereg default/dns i d
     # The pin dir comes from the line: elsewhere there is nothing to offer.
     expect "" --pin-dir "/sys/fs/bpf/hopless-e2e-$HL_ID-none" service show ""
 }
