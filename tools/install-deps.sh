@@ -6,12 +6,12 @@ if [[ $EUID -ne 0 ]]; then echo "install-deps: run as root (apt-get)" >&2; exit 
 PKGS=(
   # build
   build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-  libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev linux-libc-dev libsystemd-dev
+  libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev linux-libc-dev libldns-dev libsystemd-dev
   # packaging: the .deb (dpkg-shlibdeps computes Depends), man pages, the unit's checks
   dpkg-dev scdoc man-db bash-completion systemd
   # runtime peers for tests, demo and benchmarks
-  iproute2 curl nginx-light dnsmasq-base dnsutils haproxy wrk iperf3 nftables procps psmisc jq
+  iproute2 curl nginx-light dnsmasq-base dnsutils ldnsutils haproxy wrk iperf3 nftables procps psmisc jq
   socat util-linux
 )
 missing=()

@@ -536,7 +536,11 @@ hl_daemon_start() {
     # The control socket and the saved registry beside the log: each test's
     # daemon has its own (HL_SOCK is what the test's CLI calls pass).
     HL_SOCK="$(dirname "$log")/hopless.sock"
-    "$HOPLESSD" --config "$cfg" --pin-dir "$pin" --socket "$HL_SOCK" --state-dir "$(dirname "$log")/state" \
+    # HL_DAEMON_NETNS: the daemon in that network namespace (nsenter, not ip
+    # netns exec, which would remount /sys and hide bpffs and the cgroups).
+    local -a pre=()
+    [[ -n "${HL_DAEMON_NETNS:-}" ]] && pre=(nsenter "--net=/var/run/netns/$HL_DAEMON_NETNS")
+    "${pre[@]}" "$HOPLESSD" --config "$cfg" --pin-dir "$pin" --socket "$HL_SOCK" --state-dir "$(dirname "$log")/state" \
         --log-level "${HL_LOG_LEVEL:-info}" >>"$log" 2>&1 &
     HL_DAEMON_PID=$!
     hl_defer hl_stop_pid "$HL_DAEMON_PID"

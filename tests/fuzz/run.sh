@@ -30,10 +30,15 @@ cmake -S "$HERE" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD/cmake.log" 2>&1 || { cat "$BUILD/cmake.log" >&2; exit 1; }
 cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake.log" 2>&1 || { tail -50 "$BUILD/cmake.log" >&2; exit 1; }
 
-# target -> seed corpus directory (under tests/fuzz/corpus)
-declare -A CORPUS=([fuzz_config]=config [fuzz_config_apply]=config [fuzz_cli_args]=cli)
+# target -> seed corpus directory (under tests/fuzz/corpus), dictionary, longest input
+declare -A CORPUS=([fuzz_config]=config [fuzz_config_apply]=config [fuzz_cli_args]=cli
+                   [fuzz_control_http]=control_http [fuzz_registration_json]=registration [fuzz_dns_responder]=dns)
+declare -A DICT=([fuzz_config]=config.dict [fuzz_config_apply]=config.dict
+                 [fuzz_control_http]=http.dict [fuzz_registration_json]=json.dict)
+declare -A MAXLEN=([fuzz_control_http]=20000)  # past the 8 KiB header limit
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(fuzz_config fuzz_config_apply fuzz_cli_args)
+((${#TARGETS[@]})) || TARGETS=(fuzz_config fuzz_config_apply fuzz_cli_args fuzz_control_http fuzz_registration_json
+                               fuzz_dns_responder)
 
 mkdir -p "$BUILD/artifacts"
 failed=0
@@ -43,13 +48,13 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "$work"
     seeds=$HERE/corpus/${CORPUS[$t]:-config}
     dict=()
-    [[ -f $HERE/config.dict && ${CORPUS[$t]:-config} == config ]] && dict=(-dict="$HERE/config.dict")
+    [[ -n ${DICT[$t]:-} && -f $HERE/${DICT[$t]} ]] && dict=(-dict="$HERE/${DICT[$t]}")
     par=()
     ((JOBS > 1)) && par=(-fork="$JOBS" -ignore_crashes=0)
     echo "== $t: ${SECONDS_PER_TARGET}s, seeds $seeds"
     # -timeout: a single input slower than 10 s is a finding (a config is small).
     if ! "$BUILD/$t" "$work" "$seeds" "${dict[@]}" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 \
-        -rss_limit_mb=2048 -max_len=8192 "${par[@]}" -print_final_stats=1 \
+        -rss_limit_mb=2048 -max_len="${MAXLEN[$t]:-8192}" "${par[@]}" -print_final_stats=1 \
         -artifact_prefix="$BUILD/artifacts/$t-" 2>"$BUILD/$t.log"; then
         failed=1
         echo "FAIL $t: see $BUILD/$t.log and $BUILD/artifacts/" >&2

@@ -92,6 +92,7 @@ Status Daemon::start(const Config& cfg) {
     for (const auto& r : report->removed_backends) doomed.push_back({r.backend_id, r.service_id});
     terminate(doomed, "removed");
     track_drains(names, *report);
+    dns_cfg_ = cfg.dns;  // the responder starts in run(); its service now
     sync_dns();
     return ok_status();
 }
@@ -204,8 +205,42 @@ void Daemon::expire() {
         if (auto st = journal_->maybe_compact(registry_); !st) spdlog::warn("journal: {}", st.error().what());
 }
 
-// The DNS responder's service follows the namespaces (filled in with dns:).
-void Daemon::sync_dns() {}
+// The DNS responder's service (dns.vip:53, udp and tcp) in every namespace
+// that has a service of its own or an attached cgroup.
+void Daemon::sync_dns() {
+    std::set<std::string> nss;
+    if (dns_cfg_) {
+        nss = registry_.namespaces();
+        std::map<uint32_t, std::string> names;
+        for (const auto& [n, id] : reconciler_->namespaces()) names[id] = n;
+        for (const auto& [cg, v] : reconciler_->cgroups())
+            if (auto it = names.find(v.ns_id); it != names.end()) nss.insert(it->second);
+    }
+    std::vector<Backend> listen;
+    if (dns_cfg_)
+        for (const auto& a : dns_cfg_->listen) listen.push_back(Backend{a.address, a.port, 1, BackendState::Active});
+    registry_.set_dns(dns_cfg_ ? std::optional(dns_cfg_->vip) : std::nullopt, std::move(listen), nss);
+    (void)apply_dirty("dns service");
+}
+
+void Daemon::start_dns(const std::optional<DnsConfig>& cfg) {
+    if (cfg == dns_cfg_ && (dns_ || !cfg)) return;
+    // The old responder holds the addresses: it goes first.
+    dns_.reset();
+    dns_cfg_ = cfg;
+    if (!cfg) return;
+    if (!dns_directory_) dns_directory_ = std::make_unique<DnsDirectory>(*reconciler_);
+    auto server = dns::DnsServer::start(io_, *cfg, *dns_directory_, {}, &counters_.dns);
+    if (!server) {
+        // Names are missing, the datapath is not: carry on, loudly.
+        spdlog::error("dns responder disabled: {}", server.error().what());
+        return;
+    }
+    dns_ = std::move(server.value());
+    std::string where;
+    for (const auto& a : cfg->listen) where += (where.empty() ? "" : ", ") + a.to_string();
+    spdlog::info("dns responder for zone {} on {} (tasks: nameserver {})", cfg->zone, where, cfg->vip.to_string());
+}
 
 void Daemon::after_cgroup_change() { sync_dns(); }
 
@@ -248,6 +283,7 @@ void Daemon::reload(const char* why) {
         return;
     }
     attach_ = cfg->attach;
+    start_dns(cfg->dns);
     sync_dns();
     counters_.reloads_ok++;
     spdlog::info("config applied in {} us", us_since(t0));
@@ -303,6 +339,8 @@ int Daemon::run() {
         }
         start_metrics(cfg->metrics_listen);
         start_control(opts_.socket ? *opts_.socket : cfg->control_socket);
+        dns_cfg_.reset();
+        start_dns(cfg->dns);
     }
     ready_ = true;
     watcher_ = std::make_unique<ConfigWatcher>(io_, opts_.config, [this] { reload("file changed"); });
@@ -327,6 +365,7 @@ int Daemon::run() {
     spdlog::info("hoplessd running (pid {})", getpid());
     io_.run();
     control_.reset();
+    dns_.reset();
     metrics_.reset();
     return 0;
 }

@@ -25,6 +25,8 @@
 #include "datapath/kernel_map_store.h"
 #include "control/server.h"
 #include "datapath/reconciler.h"
+#include "daemon/dns_directory.h"
+#include "dns/dns_server.h"
 #include "metrics/collector.h"
 #include "metrics/metrics_server.h"
 #include "registry/journal.h"
@@ -55,6 +57,7 @@ private:
     void reload(const char* why);
     void start_metrics(const std::string& listen);
     void start_control(const std::string& socket);
+    void start_dns(const std::optional<DnsConfig>& cfg);
     void terminate(const std::vector<Doomed>& doomed, const char* why);
     void track_drains(const std::vector<Reconciler::ServiceName>& touched, const ApplyReport& report);
     void check_drains();
@@ -87,6 +90,9 @@ private:
     std::unique_ptr<control::ControlServer> control_;
     std::string control_socket_;
     std::unique_ptr<SocketTerminator> terminator_;
+    std::optional<DnsConfig> dns_cfg_;
+    std::unique_ptr<DnsDirectory> dns_directory_;
+    std::unique_ptr<dns::DnsServer> dns_;
     bool ready_ = false;
     using BackendKey = std::pair<uint32_t, uint32_t>;  // service id, backend id
     // Backends draining under a drain_timeout, kept per applied change, so

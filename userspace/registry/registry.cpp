@@ -157,9 +157,12 @@ RegResult<bool> Registry::register_endpoint(const Name& n, Registration r, Clock
                                                              pos->address.with_port(pos->port) +
                                                              " (deregister it first)"};
         if (pos->weight != r.weight) touch(n);
+        ttl_count_ += r.ttl_s.has_value();
+        ttl_count_ -= pos->ttl_s.has_value();
         *pos = std::move(r);
         return false;
     }
+    ttl_count_ += r.ttl_s.has_value();
     regs.insert(pos, std::move(r));
     ++registration_count_;
     touch(n);
@@ -184,6 +187,7 @@ RegResult<bool> Registry::deregister(const Name& n, const std::string& id) {
     if (r == it->second.regs.end())
         return RegistryError{RegistryErrc::NotFound, "endpoint '" + id + "' of service " + to_string(n) +
                                                          " is not registered"};
+    ttl_count_ -= r->ttl_s.has_value();
     it->second.regs.erase(r);
     --registration_count_;
     touch(n);
@@ -193,6 +197,7 @@ RegResult<bool> Registry::deregister(const Name& n, const std::string& id) {
 
 std::vector<std::pair<Registry::Name, std::string>> Registry::expire(Clock::time_point now) {
     std::vector<std::pair<Name, std::string>> gone;
+    if (!ttl_count_) return gone;
     for (auto it = entries_.begin(); it != entries_.end();) {
         auto& regs = it->second.regs;
         auto keep = std::remove_if(regs.begin(), regs.end(), [&](const Registration& r) {
@@ -202,6 +207,7 @@ std::vector<std::pair<Registry::Name, std::string>> Registry::expire(Clock::time
         });
         if (keep != regs.end()) {
             registration_count_ -= static_cast<size_t>(regs.end() - keep);
+            ttl_count_ -= static_cast<size_t>(regs.end() - keep);
             regs.erase(keep, regs.end());
             touch(it->first);
             if (it->second.empty()) {
@@ -216,6 +222,7 @@ std::vector<std::pair<Registry::Name, std::string>> Registry::expire(Clock::time
 
 std::optional<Clock::time_point> Registry::next_expiry() const {
     std::optional<Clock::time_point> next;
+    if (!ttl_count_) return next;
     for (const auto& [n, e] : entries_)
         for (const auto& r : e.regs)
             if (r.ttl_s && (!next || r.expires < *next)) next = r.expires;

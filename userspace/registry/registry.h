@@ -132,6 +132,7 @@ private:
     std::map<Name, Entry> entries_;
     std::set<Name> dirty_;
     size_t registration_count_ = 0;
+    size_t ttl_count_ = 0;  // registrations with a ttl: none, and expiry walks nothing
 };
 
 // "default/web"
