@@ -116,7 +116,8 @@ t_keywords() {
     expect "" top ""
     expect "" oci-hook ""
     expect "--pin-dir --pretty" --p
-    expect "-j --json -p --pretty --pin-dir --socket -V --version -h --help" -
+    expect "-j --json -p --pretty --pin-dir --socket --config -V --version -h --help" -
+    expect "list show apply delete help" --config /etc/hopless/hopless.yaml service ""
     # KEY VALUE pairs: the keys not given yet, then no keyword after a key.
     expect "address port id weight ttl" endpoint register web ""
     expect "port id weight ttl" endpoint register web address 10.0.0.1 ""

@@ -14,7 +14,8 @@
 #   sandbox   the unit's CapabilityBoundingSet= (exactly), NoNewPrivileges=,
 #             a read-only file system but bpffs (ProtectSystem=strict), a
 #             read-only cgroupfs (ProtectControlGroups=), a hidepid procfs
-#             (ProtectProc=invisible): the datapath and the control API work,
+#             (ProtectProc=invisible): the datapath, the control API and the
+#             DNS responder on port 53 work,
 #             and the daemon ends a redirected socket of a task in its own
 #             network namespace
 #   nobpf     without CAP_BPF (and CAP_SYS_ADMIN, which the kernel takes for
@@ -22,13 +23,15 @@
 #             without CAP_PERFMON, naming CAP_PERFMON
 #   noptrace  without CAP_SYS_PTRACE the datapath works and the daemon says
 #             why a task's sockets could not be ended
+#   nobind    without CAP_NET_BIND_SERVICE the datapath works and the DNS
+#             responder says why it cannot listen on port 53
 #
 # The last line is "N passed, M failed"; 77 without root or BPF (1 under
 # HOPLESS_REQUIRE_BPF=1).
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-hl_init ip nginx socat setpriv unshare systemd-analyze
+hl_init ip nginx socat setpriv unshare systemd-analyze dig
 
 UNIT="$HL_REPO/packaging/systemd/hopless.service"
 [[ -f "$UNIT" ]] || hl_fail "no unit at $UNIT"
@@ -60,16 +63,22 @@ without() {
 # no new privileges, every mount read-only but /proc, /sys, /dev (strict),
 # cgroupfs read-only, procfs with hidepid=invisible; rw: $DIR (stands in for
 # the unit's RuntimeDirectory=/StateDirectory=) and bpffs (ReadWritePaths=).
+# (Paths with spaces are not expected here.)
 sandbox_wrapper() {
-    local file="$1" caps="$2"
+    local file="$1" caps="$2" rw=("$DIR") d
+    # A sanitizer build's reports must still reach their directory.
+    for d in $(grep -o 'log_path=[^:]*' <<<"${ASAN_OPTIONS:-}:${UBSAN_OPTIONS:-}" | sed 's/log_path=//'); do
+        rw+=("$(dirname "$d")")
+    done
     cat >"$file" <<EOF
 #!/bin/bash
 exec unshare -m --propagation slave bash -c '
 set -e
-mount --bind "$DIR" "$DIR"
+for d in ${rw[*]}; do mount --bind "\$d" "\$d"; done
 while read -r _ _ _ _ mnt _; do
+    case " ${rw[*]} " in *" \$mnt "*) continue ;; esac
     case "\$mnt" in
-    /proc | /proc/* | /dev | /dev/* | "$DIR") ;;
+    /proc | /proc/* | /dev | /dev/*) ;;
     /sys/fs/cgroup | /sys/fs/cgroup/*) mount -o remount,bind,ro "\$mnt" 2>/dev/null || true ;;
     /sys | /sys/*) ;;
     *) mount -o remount,bind,ro "\$mnt" 2>/dev/null || true ;;
@@ -104,10 +113,13 @@ t_unit() {
 
 # ------------------------------------------------------------------ notify
 
-# write_cfg: a config with the test's cgroup attached and SERVICES (yaml list items).
+# write_cfg: a config with the test's cgroup attached and SERVICES (yaml list
+# items); with DNS_LISTEN (an address), the DNS responder on its port 53.
 write_cfg() {
     {
         echo "metrics: { listen: \"127.0.0.1:$MPORT\" }"
+        [[ -z "${DNS_LISTEN:-}" ]] ||
+            echo "dns: { listen: [ \"$DNS_LISTEN:53\" ], vip: $VIPNET.254, zone: hopless.internal }"
         echo "attach:"
         echo "  - { cgroup: \"$CG\", namespace: default }"
         if [[ -z "${SERVICES:-}" ]]; then
@@ -197,6 +209,8 @@ hold_and_remove() {
 }
 
 t_sandbox() {
+    local dns_addr="127.0.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20))"
+    DNS_LISTEN="$dns_addr"
     netns_env sandbox
     local caps
     caps="$(unit_caps)"
@@ -207,6 +221,9 @@ t_sandbox() {
         "$(awk '$1 == "CapBnd:" { print $2 }' "/proc/$HL_DAEMON_PID/status")" "the daemon's bounding set"
     hl_assert_eq 1 "$(grep -c '^NoNewPrivs:.*1' "/proc/$HL_DAEMON_PID/status")" "NoNewPrivs"
     hl_assert_eq in-netns "$(dial_in_task)" "a task dials the VIP"
+    # The DNS responder on port 53 (CAP_NET_BIND_SERVICE).
+    hl_assert_eq "$VIP" "$(dig +short +time=2 +tries=1 "@$dns_addr" web.default.hopless.internal A)" \
+        "dig @$dns_addr:53 web.default.hopless.internal"
     # The control API answers from inside (its socket in the daemon's directory).
     hl_must "$HOPLESS" --socket "$HL_SOCK" endpoint register web address 127.0.0.3 port "$BPORT" id sandboxed >/dev/null
     hl_assert_contains "$("$HOPLESS" --socket "$HL_SOCK" endpoint list service default/web)" sandboxed "endpoint list"
@@ -276,11 +293,21 @@ t_noptrace() {
     hl_assert_not_contains "$HELD" "ended" "the task's connection (not ended without CAP_SYS_PTRACE)"
 }
 
+# Without CAP_NET_BIND_SERVICE the datapath works and the responder says why it cannot listen on 53.
+t_nobind() {
+    DNS_LISTEN="127.0.$((RANDOM % 200 + 20)).$((RANDOM % 200 + 20))"
+    netns_env nobind
+    daemon_start_caps "$(without "$(unit_caps)" net_bind_service)"
+    hl_assert_eq in-netns "$(dial_in_task)" "a task dials the VIP"
+    hl_assert_contains "$(cat "$LOG")" "needs CAP_NET_BIND_SERVICE" "the daemon's log"
+}
+
 hl_run_selected \
     "unit:t_unit" \
     "notify:t_notify" \
     "sandbox:t_sandbox" \
     "nobpf:t_nobpf" \
     "noptrace:t_noptrace" \
+    "nobind:t_nobind" \
     -- "$@"
 hl_summary
