@@ -7,11 +7,14 @@ PKGS=(
   # build
   build-essential cmake ccache pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev linux-libc-dev libldns-dev
+  libgtest-dev libgmock-dev linux-libc-dev libldns-dev libsystemd-dev
   # the etcd transport: gRPC and protobuf (proto/ is compiled at build time)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # packaging: the .deb (dpkg-shlibdeps computes Depends), man pages, the unit's checks
+  dpkg-dev scdoc man-db bash-completion systemd
   # runtime peers for tests, demo and benchmarks
   iproute2 curl nginx-light dnsmasq-base dnsutils ldnsutils haproxy wrk iperf3 nftables procps psmisc jq
+  socat util-linux
   etcd-server etcd-client
   runc busybox-static
 )

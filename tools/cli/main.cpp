@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli.h"
+#include "common/version.h"
 
 namespace hl::cli {
 
@@ -53,7 +54,7 @@ int main(int argc, char** argv) {
     json_mode = parsed->opts.json;
     pretty = parsed->opts.pretty;
     if (parsed->opts.version) {
-        std::cout << (json_mode ? json{{"version", "0.1.0"}}.dump() : "hopless 0.1.0") << "\n";
+        std::cout << (json_mode ? json{{"version", hl::version()}}.dump() : std::string("hopless ") + hl::version()) << "\n";
         return 0;
     }
     Context ctx{parsed->opts};

@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "bpf/capabilities.h"
 #include "bpf/cgroup.h"
 #include "hopless.skel.h"
 
@@ -46,6 +47,9 @@ Result<std::unique_ptr<DatapathObject>> DatapathObject::load(const ObjectOptions
     bpf_map__set_max_entries(m.hl_slot_v1, slots);
     if (hopless__load(obj->skel_) != 0) {
         int err = errno;
+        // A missing capability fails the same call: name it, not a pinned map.
+        if (auto hint = capability_hint(err); !hint.empty())
+            return Error{"cannot load the BPF datapath" + hint, err};
         return Error{"cannot load the BPF datapath (pin dir " + o.pin_dir +
                          "; a pinned map of another size or layout is refused: run hoplessd --cleanup first "
                          "to start afresh)",

@@ -80,7 +80,10 @@ uint64_t SocketTerminator::destroyed_count(const std::vector<Doomed>& doomed) co
 
 namespace {
 // One fd per distinct network namespace of the tasks in these cgroups.
-std::vector<UniqueFd> task_namespaces(const std::vector<std::string>& cgroups, ino_t own) {
+// A task whose namespace cannot be opened for want of CAP_SYS_PTRACE (a task
+// with capabilities the daemon lacks) is counted in `denied`, not skipped
+// silently like one that has exited.
+std::vector<UniqueFd> task_namespaces(const std::vector<std::string>& cgroups, ino_t own, size_t& denied) {
     std::vector<UniqueFd> out;
     std::set<ino_t> seen{own};
     auto visit = [&](const fs::path& dir) {
@@ -88,7 +91,10 @@ std::vector<UniqueFd> task_namespaces(const std::vector<std::string>& cgroups, i
         pid_t pid;
         while (procs >> pid) {
             int fd = ::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC);
-            if (fd < 0) continue;  // the task has exited
+            if (fd < 0) {
+                if (errno == EACCES || errno == EPERM) ++denied;
+                continue;  // else the task has exited
+            }
             struct stat st {};
             if (fstat(fd, &st) == 0 && seen.insert(st.st_ino).second) out.emplace_back(fd);
             else ::close(fd);
@@ -115,13 +121,20 @@ Result<uint64_t> SocketTerminator::terminate(const std::vector<Doomed>& doomed,
     struct stat own {};
     ::stat("/proc/self/ns/net", &own);
     Status st = run_iterators();
-    auto namespaces = task_namespaces(cgroup_paths, own.st_ino);
+    size_t denied = 0;
+    auto namespaces = task_namespaces(cgroup_paths, own.st_ino, denied);
+    if (denied > 0)
+        spdlog::warn("socket termination: {} tasks' network namespaces cannot be opened (needs CAP_SYS_PTRACE): "
+                     "their sockets are not terminated",
+                     denied);
     // setns() changes only the calling thread: a short-lived thread visits
     // each task namespace and the daemon's own threads stay where they are.
     std::thread visitor([&] {
         for (const auto& ns : namespaces) {
             if (::setns(ns.get(), CLONE_NEWNET) != 0) {
-                spdlog::warn("socket termination: cannot enter a task's network namespace: {}", strerror(errno));
+                int err = errno;
+                spdlog::warn("socket termination: cannot enter a task's network namespace: {}{}", strerror(err),
+                             err == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
                 continue;
             }
             if (auto r = run_iterators(); !r) spdlog::warn("socket termination: {}", r.error().what());

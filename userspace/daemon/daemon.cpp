@@ -251,6 +251,7 @@ void Daemon::reload(const char* why) {
     if (!cfg) {
         counters_.reloads_rejected++;
         spdlog::error("config rejected, the last good config stays in force: {}", cfg.error().what());
+        notify_.status("config rejected, the last good config stays in force: " + cfg.error().what());
         return;
     }
     if (cfg->maps != limits_)
@@ -263,6 +264,7 @@ void Daemon::reload(const char* why) {
     if (auto st = registry_.set_file_services(std::move(cfg->services)); !st) {
         counters_.reloads_rejected++;
         spdlog::error("config rejected, the last good config stays in force: {}", st.error().what());
+        notify_.status("config rejected, the last good config stays in force: " + st.error().what());
         return;
     }
     const IpPrefix old_pool = vip_pool_;
@@ -271,11 +273,13 @@ void Daemon::reload(const char* why) {
         vip_pool_ = old_pool;
         counters_.reloads_rejected++;
         spdlog::error("config rejected while applying: {}", st.error().what());
+        notify_.status("config rejected while applying: " + st.error().what());
         return;
     }
     if (auto st = reconciler_->apply_attachments(cfg->attach); !st) {
         counters_.reloads_rejected++;
         spdlog::error("config attach: rejected: {}", st.error().what());
+        notify_.status("config attach: rejected: " + st.error().what());
         return;
     }
     attach_ = cfg->attach;
@@ -285,6 +289,8 @@ void Daemon::reload(const char* why) {
     spdlog::info("config applied in {} us", us_since(t0));
     if (cfg->metrics_listen != metrics_listen_) spdlog::warn("metrics.listen: changes only at a restart");
     if (!opts_.socket && cfg->control_socket != control_socket_) spdlog::warn("control.socket: changes only at a restart");
+    notify_.status(fmt::format("{} services, {} cgroups attached; config reloaded ({})", reconciler_->services().size(),
+                               reconciler_->cgroups().size(), why));
 }
 
 void Daemon::start_metrics(const std::string& listen) {
@@ -347,12 +353,15 @@ int Daemon::run() {
             return;
         }
         spdlog::info("{}: exiting; the datapath stays pinned under {} and keeps working", strsignal(sig), pin_dir_);
+        notify_.stopping();
         io_.stop();
     };
     signals_.async_wait(on_signal);
     check_drains();
     schedule_expiry();
     heap_trim_.start();
+    notify_.ready(fmt::format("{} services, {} cgroups attached; config {} applied", reconciler_->services().size(),
+                              reconciler_->cgroups().size(), opts_.config));
     spdlog::info("hoplessd running (pid {})", getpid());
     io_.run();
     control_.reset();

@@ -19,6 +19,7 @@
 #include "bpf/socket_terminator.h"
 #include "daemon/config_watcher.h"
 #include "daemon/heap.h"
+#include "daemon/notify.h"
 #include "daemon/options.h"
 #include "datapath/cgroup_attacher.h"
 #include "datapath/kernel_map_store.h"
@@ -105,6 +106,7 @@ private:
     boost::asio::steady_timer drain_timer_{io_};
     boost::asio::steady_timer expiry_timer_{io_};
     PeriodicHeapTrim heap_trim_{io_, std::chrono::seconds(2)};
+    SystemdNotifier notify_{io_};
 };
 
 }  // namespace hl

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "common/version.h"
+
 namespace hl {
 
 static const char* kUsage =
@@ -49,7 +51,7 @@ std::optional<DaemonOptions> parse_daemon_options(int argc, char** argv, int& ex
             std::fputs(kUsage, stdout);
             return std::nullopt;
         } else if (a == "--version") {
-            std::puts("hoplessd 0.1.0");
+            std::printf("hoplessd %s\n", version());
             return std::nullopt;
         } else if (a == "--config" || a == "-c") {
             auto v = value("--config");

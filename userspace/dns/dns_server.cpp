@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <cerrno>
 #include <exception>
 #include <optional>
 #include <set>
@@ -196,7 +197,11 @@ Status DnsServer::Impl::bind(const SocketAddress& at) {
     // Replies go out with a non-blocking send: a full socket buffer drops
     // one reply (the client asks again) instead of stalling the io_context.
     if (!ec) u->socket.non_blocking(true, ec);
-    if (ec) return Error{"dns.listen: cannot bind UDP " + at.to_string(), ec.value()};
+    if (ec) {
+        // Port 53 is a privileged port: under a unit's bounding set the cause is a capability.
+        const char* hint = ec.value() == EACCES && at.port < 1024 ? " (needs CAP_NET_BIND_SERVICE)" : "";
+        return Error{"dns.listen: cannot bind UDP " + at.to_string() + hint, ec.value()};
+    }
     uint16_t port = u->socket.local_endpoint().port();  // the kernel's choice for port 0
 
     auto t = std::make_unique<TcpListener>(io);
