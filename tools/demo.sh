@@ -69,6 +69,7 @@ indent() { sed 's/^/      /'; }
 ID=$$
 NS_C1="hopless-demo-$ID-c1"
 NS_C2="hopless-demo-$ID-c2"
+NS_C3="hopless-demo-$ID-c3"
 NS_CLI="hopless-demo-$ID-cli"
 BR="hld${ID}br"
 PIN="/sys/fs/bpf/hopless-demo-$ID"
@@ -128,7 +129,7 @@ teardown() {
     done
     [[ -n "$CG_PARENT" ]] && say "removed cgroup $CG_PARENT"
     local ns
-    for ns in "$NS_CLI" "$NS_C1" "$NS_C2"; do
+    for ns in "$NS_CLI" "$NS_C1" "$NS_C2" "$NS_C3"; do
         if [[ -e "/run/netns/$ns" ]]; then
             for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
             ip netns del "$ns" 2>/dev/null
@@ -136,7 +137,7 @@ teardown() {
         rm -rf "/etc/netns/$ns"
     done
     local l
-    for l in "$BR" "hld${ID}v0" "hld${ID}v1" "hld${ID}v2"; do ip link del "$l" 2>/dev/null; done
+    for l in "$BR" "hld${ID}v0" "hld${ID}v1" "hld${ID}v2" "hld${ID}v3"; do ip link del "$l" 2>/dev/null; done
     say "removed the network namespaces, the bridge and /etc/netns/$NS_CLI"
     [[ -n "$TMP" && -d "$TMP" ]] && rm -rf "$TMP"
     if ((rc == 0)); then ok "done: nothing of the demo is left on this host"; fi
@@ -196,6 +197,9 @@ note "only inside those namespaces). The client has no default route: it can rea
 note "bridge and nothing else."
 ip link add "$BR" type bridge || die "cannot create bridge $BR"
 ip link set "$BR" up
+# The host's own address on the bridge: where hoplessd's name responder
+# listens (dns.listen), reached by tasks only through dns.vip:53.
+ip addr add 10.200.0.1/24 dev "$BR"
 add_task() {  # NS ADDR VETH
     local ns="$1" addr="$2" veth="$3"
     ip netns add "$ns" || die "cannot create netns $ns"
@@ -209,6 +213,7 @@ add_task() {  # NS ADDR VETH
 add_task "$NS_C1" 10.200.0.11 "hld${ID}v1"
 add_task "$NS_C2" 10.200.0.12 "hld${ID}v2"
 add_task "$NS_CLI" 10.200.0.2 "hld${ID}v0"
+add_task "$NS_C3" 10.200.0.13 "hld${ID}v3"
 say "netns $NS_C1   10.200.0.11   (container 1)"
 say "netns $NS_C2   10.200.0.12   (container 2)"
 say "netns $NS_CLI  10.200.0.2    (the client)"
@@ -237,7 +242,8 @@ EOF
 }
 start_nginx 1 "$NS_C1" 10.200.0.11
 start_nginx 2 "$NS_C2" 10.200.0.12
-for n in 1 2; do
+start_nginx 3 "$NS_C3" 10.200.0.13
+for n in 1 2 3; do
     up=0
     for ((i = 0; i < 100; i++)); do
         if ip netns exec "$NS_CLI" curl -s --max-time 2 "http://10.200.0.1$n/" 2>/dev/null | grep -q "container $n"; then
@@ -282,6 +288,9 @@ CFG="$TMP/hopless.yaml"
 cat >"$CFG" <<EOF
 # hopless demo config
 metrics: { listen: "127.0.0.1:$MPORT" }
+control: { socket: "$TMP/hopless.sock" }
+state_dir: "$TMP/state"
+dns: { listen: [ "10.200.0.1:53" ], vip: 127.255.255.254, zone: hopless.internal }
 attach:
   - { cgroup: "$CG", namespace: default }
 services:
@@ -358,7 +367,42 @@ note "The CLI reads the pinned maps directly: it works while hoplessd is down, t
 
 ((alternates)) || die "the demo did not alternate between the two containers (hoplessd log: $LOG)"
 
-# ------------------------------------------------------------------ 6. keep?
+# ------------------------------------------------------------------ 6. live
+
+step "A task that starts registers itself; a new service is found by name"
+note "Container 3 (10.200.0.13) starts. Its runtime hook (hopless oci-hook) or the task"
+note "itself registers it with hoplessd's control API, with a TTL it keeps alive:"
+SOCK="$TMP/hopless.sock"
+cmd "hopless endpoint register web address 10.200.0.13 port 80 ttl 60"
+"$HOPLESS" --socket "$SOCK" endpoint register web address 10.200.0.13 port 80 ttl 60 2>&1 | indent
+cmd "for i in 1 2 3; do curl -s web; done      (the client, at once)"
+for ((i = 1; i <= 3; i++)); do
+    printf '      %d: %s\n' "$i" "$(as_client curl -s --connect-timeout 2 --max-time 3 web 2>&1)"
+done
+cmd "hopless endpoint list service web"
+"$HOPLESS" --socket "$SOCK" endpoint list service web 2>&1 | indent
+
+note "Names: the client's resolv.conf comes from hopless; the name responder is reached"
+note "through the datapath at dns.vip:53, so the client needs no route to it."
+"$HOPLESS" --config "$CFG" resolv namespace default >"/etc/netns/$NS_CLI/resolv.conf"
+cmd "hopless resolv namespace default > /etc/netns/$NS_CLI/resolv.conf"
+indent <"/etc/netns/$NS_CLI/resolv.conf"
+note "A new service 'api' is defined through the API, after the client started:"
+cmd "echo '{name: api, port: 80, backends: [{address: 10.200.0.13, port: 80}]}' | hopless service apply -"
+echo '{name: api, port: 80, backends: [{address: 10.200.0.13, port: 80}]}' |
+    "$HOPLESS" --socket "$SOCK" service apply - 2>&1 | indent
+cmd "curl -s api      (the client, by its short name, at once)"
+api_answer="$(as_client curl -s --connect-timeout 2 --max-time 3 api 2>&1)"
+printf '      %s\n' "${api_answer:-(no answer)}"
+cmd "dig +short api.default.hopless.internal      (from the client)"
+as_client dig +short +time=2 +tries=1 api.default.hopless.internal 2>&1 | indent
+if [[ "$api_answer" == *"container 3"* ]]; then
+    ok "container 3 registered itself and 'api' resolved and connected the moment it was defined"
+else
+    die "the client did not reach 'api' by name (hoplessd log: $LOG)"
+fi
+
+# ------------------------------------------------------------------ 7. keep?
 
 if [[ "$KEEP" == 1 ]]; then
     step "Leaving it running (--keep): press Ctrl-C to tear everything down"

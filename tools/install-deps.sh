@@ -5,11 +5,14 @@ set -euo pipefail
 if [[ $EUID -ne 0 ]]; then echo "install-deps: run as root (apt-get)" >&2; exit 1; fi
 PKGS=(
   # build
-  build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-  libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev linux-libc-dev
+  build-essential cmake ccache pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev linux-libc-dev libldns-dev
+  # the etcd transport: gRPC and protobuf (proto/ is compiled at build time)
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # runtime peers for tests, demo and benchmarks
-  iproute2 curl nginx-light dnsmasq-base dnsutils haproxy wrk iperf3 nftables procps psmisc jq
+  iproute2 curl nginx-light dnsmasq-base dnsutils ldnsutils haproxy wrk iperf3 nftables procps psmisc jq
+  etcd-server etcd-client
 )
 missing=()
 for p in "${PKGS[@]}"; do
@@ -21,7 +24,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# nginx and haproxy packages start system services; hopless only runs its own instances.
-for svc in nginx haproxy; do
+# nginx, haproxy and etcd packages start system services; hopless only runs its own instances.
+for svc in nginx haproxy etcd; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done

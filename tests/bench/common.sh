@@ -241,13 +241,13 @@ hb_iperf_server() {  # NS ADDR CGROUP
 hb_hoplessd() {
     local name=$1 cfg=$2 pin=/sys/fs/bpf/$HB_ID-$1 i
     HB_PINS+=("$pin")
-    HB_DLOG=$HB_TMP/hoplessd-$name.log
-    "$HB_HOPLESSD" --config "$cfg" --pin-dir "$pin" >"$HB_DLOG" 2>&1 &
+    HB_DLOG=$HB_TMP/hoplessd-$name.log HB_SOCK=$HB_TMP/$name.sock
+    "$HB_HOPLESSD" --config "$cfg" --pin-dir "$pin" --socket "$HB_TMP/$name.sock" --state-dir "$HB_TMP/$name.state" >"$HB_DLOG" 2>&1 &
     HB_DPID=$!
     HB_PIDS+=("$HB_DPID")
     for ((i = 0; i < 1200; i++)); do  # bounded: 120 s (65536 services load slowly)
         grep -qs 'applied in' "$HB_DLOG" && return 0
-        kill -0 "$HB_DPID" 2>/dev/null || { cat "$HB_DLOG" >&2; hb_die "hoplessd $name exited"; }
+        kill -0 "$HB_DPID" 2>/dev/null || { tail -c 2000 "$HB_DLOG" >&2; hb_die "hoplessd $name exited"; }
         sleep 0.1
     done
     cat "$HB_DLOG" >&2

@@ -533,7 +533,15 @@ hl_test_env() {
 # (bounded: HL_DAEMON_WAIT seconds, 15) until it says it is running. Sets HL_DAEMON_PID. Registers its stop.
 hl_daemon_start() {
     local cfg="$1" pin="$2" log="$3"
-    "$HOPLESSD" --config "$cfg" --pin-dir "$pin" --log-level "${HL_LOG_LEVEL:-info}" >>"$log" 2>&1 &
+    # The control socket and the saved registry beside the log: each test's
+    # daemon has its own (HL_SOCK is what the test's CLI calls pass).
+    HL_SOCK="$(dirname "$log")/hopless.sock"
+    # HL_DAEMON_NETNS: the daemon in that network namespace (nsenter, not ip
+    # netns exec, which would remount /sys and hide bpffs and the cgroups).
+    local -a pre=()
+    [[ -n "${HL_DAEMON_NETNS:-}" ]] && pre=(nsenter "--net=/var/run/netns/$HL_DAEMON_NETNS")
+    "${pre[@]}" "$HOPLESSD" --config "$cfg" --pin-dir "$pin" --socket "$HL_SOCK" --state-dir "$(dirname "$log")/state" \
+        --log-level "${HL_LOG_LEVEL:-info}" >>"$log" 2>&1 &
     HL_DAEMON_PID=$!
     hl_defer hl_stop_pid "$HL_DAEMON_PID"
     local i

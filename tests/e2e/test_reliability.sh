@@ -158,7 +158,7 @@ wait_log() {  # PATTERN MORE-THAN [TIMEOUT-S]: until the log has more than N suc
     return 1
 }
 start_daemon() {
-    "$HOPLESSD" --config "$CFG" --pin-dir "$PIN" >>"$LOG" 2>&1 &
+    "$HOPLESSD" --config "$CFG" --pin-dir "$PIN" --state-dir "$TMP/state" >>"$LOG" 2>&1 &
     DPID=$!
 }
 

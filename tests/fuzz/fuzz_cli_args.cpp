@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     auto p = hl::cli::parse_args(argv);
     if (!p) return 0;
-    static const std::vector<std::string> keys{"service", "stats", "backend", "cgroup", "prog", "map", "hosts"};
+    static const std::vector<std::string> keys{"service", "stats", "backend", "cgroup", "prog", "map", "hosts", "resolv"};
     for (const auto& w : p->words) (void)hl::cli::match_keyword(w, keys);
     std::span<const std::string> words(p->words);
     (void)hl::cli::parse_pairs(words, {"namespace", "service"});

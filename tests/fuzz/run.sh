@@ -26,18 +26,22 @@ CC=${FUZZ_CC:-$(command -v clang || true)}
 [[ -n $CXX && -n $CC ]] || { echo "fuzz/run.sh: clang/clang++ not found (tools/install-deps.sh)" >&2; exit 1; }
 
 mkdir -p "$BUILD"
-cmake -S "$HERE" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" -DHOPLESS_FUZZ=ON \
+LAUNCH=()
+command -v ccache >/dev/null 2>&1 && LAUNCH=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+cmake -S "$HERE" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" -DHOPLESS_FUZZ=ON "${LAUNCH[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD/cmake.log" 2>&1 || { cat "$BUILD/cmake.log" >&2; exit 1; }
 cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake.log" 2>&1 || { tail -50 "$BUILD/cmake.log" >&2; exit 1; }
 
 # target -> seed corpus directory (under tests/fuzz/corpus), dictionary, longest input
 declare -A CORPUS=([fuzz_config]=config [fuzz_config_apply]=config [fuzz_cli_args]=cli
-                   [fuzz_control_http]=control_http [fuzz_registration_json]=registration)
+                   [fuzz_control_http]=control_http [fuzz_registration_json]=registration [fuzz_dns_responder]=dns
+                   [fuzz_etcd_layout]=etcd)
 declare -A DICT=([fuzz_config]=config.dict [fuzz_config_apply]=config.dict
                  [fuzz_control_http]=http.dict [fuzz_registration_json]=json.dict)
 declare -A MAXLEN=([fuzz_control_http]=20000)  # past the 8 KiB header limit
 TARGETS=("$@")
-((${#TARGETS[@]})) || TARGETS=(fuzz_config fuzz_config_apply fuzz_cli_args fuzz_control_http fuzz_registration_json)
+((${#TARGETS[@]})) || TARGETS=(fuzz_config fuzz_config_apply fuzz_cli_args fuzz_control_http fuzz_registration_json
+                               fuzz_dns_responder fuzz_etcd_layout)
 
 mkdir -p "$BUILD/artifacts"
 failed=0

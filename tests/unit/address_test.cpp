@@ -142,3 +142,34 @@ TEST(IpPrefix, ContainsV6) {
 }
 
 }  // namespace
+
+// hl::SocketAddress: ADDR:PORT as dns.listen and dns.upstreams take it.
+namespace {
+
+TEST(SocketAddress, ParsesV4AndBracketedV6WithPort) {
+    auto a = hl::SocketAddress::parse("10.0.0.1:53");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->address, addr("10.0.0.1"));
+    EXPECT_EQ(a->port, 53);
+    EXPECT_EQ(a->to_string(), "10.0.0.1:53");
+    auto b = hl::SocketAddress::parse("[fd00::1]:5353");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->address, addr("fd00::1"));
+    EXPECT_EQ(b->to_string(), "[fd00::1]:5353");
+}
+
+TEST(SocketAddress, DefaultPortOnlyWhenGiven) {
+    EXPECT_FALSE(hl::SocketAddress::parse("10.0.0.1"));
+    EXPECT_EQ(hl::SocketAddress::parse("10.0.0.1", 53)->port, 53);
+    EXPECT_EQ(hl::SocketAddress::parse("fd00::1:53", 53)->address, addr("fd00::1:53"))
+        << "a bare v6 address never carries a port";
+    EXPECT_EQ(hl::SocketAddress::parse("[fd00::1]", 53)->port, 53);
+}
+
+TEST(SocketAddress, Rejects) {
+    for (const char* s : {"", ":53", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:5x", "[fd00::1]53",
+                          "[fd00::1", "host:53", "10.0.0.1:+53", "[10.0.0.1]:-1"})
+        EXPECT_FALSE(hl::SocketAddress::parse(s, 53)) << s;
+}
+
+}  // namespace

@@ -20,6 +20,21 @@ TEST(CliArgs, PinDirEqualsForm) {
     EXPECT_EQ(p->opts.pin_dir, "/sys/fs/bpf/t");
 }
 
+TEST(CliArgs, ConfigFile) {
+    auto d = parse_args({"resolv"});
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->opts.config, "/etc/hopless/hopless.yaml") << "hoplessd's default";
+    auto p = parse_args({"resolv", "--config", "/tmp/h.yaml", "namespace", "a"});
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->opts.config, "/tmp/h.yaml");
+    EXPECT_EQ(p->words, (std::vector<std::string>{"resolv", "namespace", "a"}));
+    auto e = parse_args({"--config=/etc/x.yaml", "resolv"});
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->opts.config, "/etc/x.yaml");
+    EXPECT_FALSE(parse_args({"--config="}).ok());
+    EXPECT_FALSE(parse_args({"resolv", "--config"}).ok());
+}
+
 TEST(CliArgs, MissingOptionValueIsAnError) {
     auto p = parse_args({"service", "--pin-dir"});
     ASSERT_FALSE(p.ok());

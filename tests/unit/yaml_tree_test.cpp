@@ -1,7 +1,7 @@
 // hl::load_yaml: the compact tree reads as YAML::Load's would, and the list
 // under the sink's key streams item by item without being kept.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <yaml-cpp/exceptions.h>
 
 #include <sstream>
 #include <string>
@@ -58,11 +58,73 @@ TEST(YamlTree, AliasesReadAsTheirAnchor) {
 }
 
 TEST(YamlTree, AliasInsideItsOwnNodeIsRejected) {
-    EXPECT_THROW(load("services: &s\n  - { backends: *s }\n"), YAML::Exception);
+    EXPECT_THROW(load("services: &s\n  - { backends: *s }\n"), hl::YamlError);
 }
 
 TEST(YamlTree, SyntaxErrorsThrowAsYamlLoadDoes) {
-    EXPECT_THROW(load("services: [ {name: a\n"), YAML::Exception);
+    EXPECT_THROW(load("services: [ {name: a\n"), hl::YamlError);
+}
+
+// Where the problem is, 0-based: what the config error prints 1-based.
+hl::YamlError error_of(const std::string& text) {
+    try {
+        load(text);
+    } catch (const hl::YamlError& e) {
+        return e;
+    }
+    ADD_FAILURE() << "accepted: " << text;
+    return hl::YamlError(0, 0, "");
+}
+
+TEST(YamlTree, ErrorsSayWhere) {
+    auto e = error_of("a: 1\nb: [ x, y\nc: 2\n");
+    EXPECT_GE(e.line, 2u) << "past the list's start: where the parser gave up";
+    EXPECT_THAT(e.what(), testing::HasSubstr("flow sequence at line 2, column 4"));
+    // An undecodable byte: libyaml gives its offset, the error its place.
+    e = error_of("a: 1\nbb: caf\xe9\n");
+    EXPECT_EQ(e.line, 1u);
+    EXPECT_EQ(e.column, 7u);
+    EXPECT_THAT(e.what(), testing::HasSubstr("UTF-8"));
+    e = error_of("a: 1\nb: *nowhere\n");
+    EXPECT_EQ(e.line, 1u);
+    EXPECT_EQ(e.column, 3u);
+    EXPECT_THAT(e.what(), testing::HasSubstr("anchor is not defined"));
+}
+
+TEST(YamlTree, NullsAreUntaggedPlainNulls) {
+    auto root = load("a: ~\nb: null\nc: NULL\nd:\ne: 'null'\nf: !!str null\ng: !!str\nh: \"\"\n");
+    for (const char* k : {"a", "b", "c", "d"}) EXPECT_TRUE(root[k].is_null()) << k;
+    EXPECT_EQ(root["e"].scalar(), "null");
+    EXPECT_EQ(root["f"].scalar(), "null") << "a tag makes it text";
+    EXPECT_TRUE(root["g"].is_scalar());
+    EXPECT_EQ(root["g"].scalar(), "");
+    EXPECT_TRUE(root["h"].is_scalar());
+}
+
+TEST(YamlTree, OnlyTheFirstDocumentIsRead) {
+    auto root = load("a: 1\n---\nb: [ unclosed\n");
+    EXPECT_EQ(root["a"].scalar(), "1");
+    EXPECT_FALSE(root["b"]);
+}
+
+TEST(YamlTree, HostileDocumentsAreBounded) {
+    // Nesting: the tree's copy and destruction recurse; the stack must not end.
+    std::string deep(100000, '[');
+    EXPECT_THAT(error_of(deep + std::string(100000, ']')).what(), testing::HasSubstr("nesting deeper than 512"));
+    EXPECT_TRUE(load(std::string(500, '[') + std::string(500, ']')).is_sequence());
+    // Nesting through aliases: each level is shallow, the copies are not.
+    std::string chain = "a0: &a0 " + std::string(300, '[') + std::string(300, ']') + "\n";
+    chain += "a1: &a1 " + std::string(300, '[') + "*a0" + std::string(300, ']') + "\n";
+    EXPECT_THAT(error_of(chain).what(), testing::HasSubstr("nesting deeper than 512"));
+    // "Billion laughs": ten aliases of ten aliases of ... copy 10^9 nodes.
+    std::string laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i < 10; ++i) {
+        std::string prev = "*l" + std::to_string(i - 1);
+        laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + prev;
+        for (int j = 1; j < 10; ++j) laughs += ", " + prev;
+        laughs += "]\n";
+    }
+    EXPECT_THAT(error_of(laughs).what(), testing::HasSubstr("aliases expand to more than"));
 }
 
 TEST(YamlTree, TheSinksListStreamsAndIsNotKept) {

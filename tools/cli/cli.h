@@ -76,6 +76,7 @@ Result<Output> cmd_stats(Context&, Words);
 Result<Output> cmd_prog(Context&, Words);
 Result<Output> cmd_map(Context&, Words);
 Result<Output> cmd_hosts(Context&, Words);
+Result<Output> cmd_resolv(Context&, Words);
 Result<Output> cmd_endpoint(Context&, Words);
 // service apply | delete (the reading service commands are in cmd_services.cpp)
 Result<Output> service_apply(Context&, Words);

@@ -10,7 +10,7 @@ const char* const kMainHelp =
     "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
     "       hopless help\n"
     "\n"
-    "OBJECT := { service | endpoint | backend | cgroup | stats | prog | map | hosts }\n"
+    "OBJECT := { service | endpoint | backend | cgroup | stats | prog | map | hosts | resolv }\n"
     "  service { list | show SERVICE }          services, VIPs and their backends\n"
     "  service { apply FILE|- | delete SERVICE } define, replace or remove services (YAML or JSON)\n"
     "  endpoint register SERVICE address ADDR port PORT [id ID] [weight W] [ttl SECONDS]\n"
@@ -21,15 +21,18 @@ const char* const kMainHelp =
     "  stats [service SERVICE]                  per-service and per-backend counters\n"
     "  prog show | map show | map dump MAP      the BPF programs and maps\n"
     "  hosts [namespace NS]                     /etc/hosts lines: VIP name\n"
+    "  resolv [namespace NS]                    resolv.conf lines for a task: nameserver, search\n"
     "SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n"
     "\n"
     "Reading commands (list, show, stats, prog, map, hosts) read the pinned maps, so they work\n"
     "while the daemon is down; changing commands (apply, delete, register, heartbeat, deregister,\n"
-    "attach, detach) go through hoplessd's control socket, as root.\n"
+    "attach, detach) go through hoplessd's control socket, as root. resolv reads the config file.\n"
     "\n"
-    "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | -V|--version | -h|--help }\n"
+    "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | --config FILE | -V|--version |\n"
+    "             -h|--help }\n"
     "  --pin-dir DIR   where hoplessd pinned the datapath (default /sys/fs/bpf/hopless)\n"
     "  --socket PATH   hoplessd's control socket (default /run/hopless/hopless.sock)\n"
+    "  --config FILE   hoplessd's config, read by resolv (default /etc/hopless/hopless.yaml)\n"
     "Keywords match by unique prefix: 'hopless serv li' is 'hopless service list'.\n";
 
 }  // namespace hl::cli
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
     static const std::vector<Command> objects = {
         {"service", cmd_service}, {"endpoint", cmd_endpoint}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup},
         {"stats", cmd_stats},     {"prog", cmd_prog},         {"map", cmd_map},         {"hosts", cmd_hosts},
+        {"resolv", cmd_resolv},
     };
     Words words(parsed->words);
     hl::Result<Output> out = hl::Error{"", 0};

@@ -64,6 +64,22 @@ Result<UniqueFd> open_cgroup(const std::string& abs_path) {
     return UniqueFd(fd);
 }
 
+Result<std::string> cgroup_of_pid(int pid) {
+    if (pid <= 0) return Error{"pid: " + std::to_string(pid) + " is not a process id", 0};
+    std::string file = "/proc/" + std::to_string(pid) + "/cgroup";
+    std::ifstream in(file);
+    if (!in) return Error{"pid: no process " + std::to_string(pid), errno};
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("0::", 0) != 0) continue;
+        auto mount = cgroup2_mount();
+        if (!mount) return mount.error();
+        std::string rel = line.substr(3);
+        return rel == "/" ? *mount : *mount + rel;
+    }
+    return Error{"pid: process " + std::to_string(pid) + " has no cgroup v2 membership in " + file, 0};
+}
+
 std::string cgroup_path_of(uint64_t id) {
     auto mnt = cgroup2_mount();
     if (!mnt) return "";

@@ -17,6 +17,9 @@ Result<std::string> resolve_cgroup(const std::string& path);
 // The id bpf_get_current_cgroup_id() reports for tasks of this cgroup.
 Result<uint64_t> cgroup_id(const std::string& abs_path);
 Result<UniqueFd> open_cgroup(const std::string& abs_path);
+// The cgroup v2 directory of a process (its "0::" line of /proc/PID/cgroup,
+// under the v2 mount); the error says when there is no such process.
+Result<std::string> cgroup_of_pid(int pid);
 // Path of the cgroup with this id below the v2 mount ("" when not found).
 std::string cgroup_path_of(uint64_t id);
 

@@ -38,6 +38,11 @@ Result<ParsedArgs> parse_args(const std::vector<std::string>& argv) {
             if (a.size() > 8 && a[8] == '=') p.opts.socket = a.substr(9);
             else if (auto v = value("--socket")) p.opts.socket = *v;
             else return v.error();
+        } else if (a == "--config" || a.rfind("--config=", 0) == 0) {
+            if (a.size() > 8 && a[8] == '=') p.opts.config = a.substr(9);
+            else if (auto v = value("--config")) p.opts.config = *v;
+            else return v.error();
+            if (p.opts.config.empty()) return Error{"--config needs a file", 0};
         } else {
             return Error{"unknown option '" + a + "' (see hopless help)", 0};
         }

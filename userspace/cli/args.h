@@ -19,6 +19,7 @@ struct GlobalOptions {
     bool version = false;
     std::string pin_dir = "/sys/fs/bpf/hopless";
     std::string socket = "/run/hopless/hopless.sock";
+    std::string config = "/etc/hopless/hopless.yaml";  // the daemon's config (hopless resolv reads it)
 };
 
 struct ParsedArgs {

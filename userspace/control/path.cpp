@@ -67,14 +67,4 @@ std::optional<std::vector<std::string>> split_path(std::string_view path) {
     return segs;
 }
 
-bool valid_endpoint_id(std::string_view id) {
-    if (id.empty() || id.size() > kMaxEndpointIdLength) return false;
-    for (char c : id) {
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                  c == ':' || c == '-' || c == '[' || c == ']';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 }  // namespace hl::control

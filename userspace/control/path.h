@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/validate.h"
+
 namespace hl::control {
 
 // Percent-encodes one path segment: every byte but RFC 3986's unreserved
@@ -19,9 +21,8 @@ std::string encode_segment(std::string_view s);
 // empty, so such a path matches no route.
 std::optional<std::vector<std::string>> split_path(std::string_view path);
 
-// An endpoint id: 1-128 of A-Z a-z 0-9 . _ : - [ ] (the brackets because an
-// id defaults to ADDR:PORT, "[fd00::1]:80" for IPv6).
-bool valid_endpoint_id(std::string_view id);
-inline constexpr size_t kMaxEndpointIdLength = 128;
+// An endpoint id (model/validate.h: the etcd keys hold them too).
+using hl::kMaxEndpointIdLength;
+using hl::valid_endpoint_id;
 
 }  // namespace hl::control

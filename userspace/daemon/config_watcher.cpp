@@ -61,7 +61,7 @@ std::string ConfigWatcher::link_head() const {
 // An editor's save is several events (create, modify, close, rename): wait
 // until they settle, then reload once.
 void ConfigWatcher::debounce() {
-    timer_.expires_after(std::chrono::milliseconds(150));
+    timer_.expires_after(std::chrono::milliseconds(50));
     timer_.async_wait([this](boost::system::error_code ec) {
         if (!ec) on_change_();
     });

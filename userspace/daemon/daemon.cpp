@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "bpf/cgroup.h"
+#include "daemon/api_handler.h"
 #include "discovery/config_file.h"
 
 namespace hl {
@@ -16,6 +17,10 @@ std::optional<std::string> check_cgroup(const std::string& path) {
     if (!r) return r.error().what();
     return std::nullopt;
 }
+
+long long us_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+}
 }  // namespace
 
 Daemon::Daemon(DaemonOptions opts) : opts_(std::move(opts)), signals_(io_, SIGHUP, SIGTERM, SIGINT) {}
@@ -25,6 +30,7 @@ Daemon::~Daemon() = default;
 Status Daemon::start(const Config& cfg) {
     pin_dir_ = opts_.pin_dir ? *opts_.pin_dir : cfg.pin_dir;
     limits_ = cfg.maps;
+    vip_pool_ = cfg.vip_pool;
     auto obj = DatapathObject::load({pin_dir_, limits_.max_services, limits_.max_backends});
     if (!obj) return obj.error();
     object_ = std::move(obj.value());
@@ -46,40 +52,114 @@ Status Daemon::start(const Config& cfg) {
     else spdlog::warn("socket termination disabled: {}", t.error().what());
     spdlog::info("datapath loaded, pin dir {}; adopted {} services from pinned maps", pin_dir_,
                  reconciler_->services().size());
+
     auto t0 = std::chrono::steady_clock::now();
-    auto report = reconciler_->apply(cfg);
+    if (auto st = registry_.set_file_services(cfg.services); !st) return st;
+    // The API's own state: registrations and services outlive the daemon,
+    // each TTL starting afresh (a restart never expires a live task).
+    auto journal = Journal::open(opts_.state_dir ? *opts_.state_dir : cfg.state_dir);
+    if (!journal) return journal.error();
+    journal_ = std::move(journal.value());
+    auto replay = journal_->replay(registry_, Clock::now());
+    if (!replay) return replay.error();
+    if (replay->skipped)
+        spdlog::warn("state {}: {} entries could not be restored; first: {}", journal_->path(), replay->skipped,
+                     replay->first_problem);
+    spdlog::info("state {}: restored {} API services and {} registrations (fresh TTLs)", journal_->path(),
+                 replay->services, registry_.registration_count());
+    // Everything the registry holds, and every service the kernel holds
+    // that it no longer does, in one batch.
+    std::set<Reconciler::ServiceName> all;
+    for (const auto& n : registry_.take_dirty()) all.insert(n);
+    for (const auto& [n, rec] : reconciler_->services()) all.insert(n);
+    std::vector<Reconciler::ServiceName> names(all.begin(), all.end());
+    std::vector<std::optional<Service>> desired;
+    desired.reserve(names.size());
+    std::vector<Reconciler::ServiceChange> changes;
+    changes.reserve(names.size());
+    for (const auto& n : names) desired.push_back(registry_.desired(n));
+    for (size_t i = 0; i < names.size(); ++i) changes.push_back({names[i], desired[i] ? &*desired[i] : nullptr});
+    auto report = reconciler_->apply_services(changes, vip_pool_);
     if (!report) return report.error();
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    desired.clear();
+    if (auto st = reconciler_->apply_attachments(cfg.attach); !st) return st;
+    attach_ = cfg.attach;
     spdlog::info("config {} applied in {} us: {} services ({} added, {} changed, {} removed), {} map writes",
-                 opts_.config, us, cfg.services.size(), report->added, report->changed, report->removed,
-                 report->map_writes);
+                 opts_.config, us_since(t0), registry_.names().size(), report->added, report->changed,
+                 report->removed, report->map_writes);
     counters_.reloads_ok++;
-    after_apply(cfg, *report);
+    std::vector<Doomed> doomed;
+    for (const auto& r : report->removed_backends) doomed.push_back({r.backend_id, r.service_id});
+    terminate(doomed, "removed");
+    track_drains(names, *report);
+    dns_cfg_ = cfg.dns;  // the responder starts in run(); its service now
+    sync_dns();
     return ok_status();
 }
 
-void Daemon::after_apply(const Config& cfg, const ApplyReport& report) {
-    attached_paths_.clear();
-    for (const auto& a : cfg.attach)
-        if (auto p = resolve_cgroup(a.cgroup)) attached_paths_.push_back(*p);
-    std::vector<Doomed> doomed;
-    for (const auto& r : report.removed_backends) doomed.push_back({r.backend_id, r.service_id});
-    terminate(doomed, "removed");
-    // Track how long each backend has been draining.
-    std::set<BackendKey> draining;
-    auto now = std::chrono::steady_clock::now();
-    for (const auto& [name, svc] : reconciler_->services())
-        for (const auto& be : svc.backends)
-            if (be.spec.state == BackendState::Draining && svc.value.drain_timeout_s > 0) {
-                draining.insert({svc.id, be.id});
-                drains_.try_emplace({svc.id, be.id}, Drain{now}).first->second.timeout_s = svc.value.drain_timeout_s;
-            }
-    std::erase_if(drains_, [&](const auto& kv) { return !draining.count(kv.first); });
+std::vector<std::string> Daemon::attached_paths() const {
+    std::vector<std::string> out;
+    for (const auto& [id, v] : reconciler_->cgroups())
+        if (auto p = cgroup_path_of(id); !p.empty()) out.push_back(p);
+    return out;
 }
 
-void Daemon::terminate(const std::vector<Doomed>& doomed, const char* why) {
-    if (doomed.empty() || !terminator_) return;
-    auto n = terminator_->terminate(doomed, attached_paths_);
+Status Daemon::apply_dirty(const char* why) {
+    auto names = registry_.take_dirty();
+    if (names.empty()) return ok_status();
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::optional<Service>> desired;
+    desired.reserve(names.size());
+    for (const auto& n : names) desired.push_back(registry_.desired(n));
+    std::vector<Reconciler::ServiceChange> changes;
+    changes.reserve(names.size());
+    for (size_t i = 0; i < names.size(); ++i) changes.push_back({names[i], desired[i] ? &*desired[i] : nullptr});
+    auto report = reconciler_->apply_services(changes, vip_pool_);
+    if (!report) {
+        spdlog::error("{}: applying {} services failed: {}", why, names.size(), report.error().what());
+        return report.error();
+    }
+    spdlog::debug("{}: {} services applied in {} us ({} added, {} changed, {} removed), {} map writes", why,
+                  names.size(), us_since(t0), report->added, report->changed, report->removed, report->map_writes);
+    std::vector<Doomed> doomed;
+    for (const auto& r : report->removed_backends) doomed.push_back({r.backend_id, r.service_id});
+    terminate(doomed, "removed");
+    track_drains(names, *report);
+    if (report->added || report->removed) sync_dns();
+    return ok_status();
+}
+
+// Drains of the services just applied: a backend that turned draining
+// starts its clock, one that left or turned back stops it.
+void Daemon::track_drains(const std::vector<Reconciler::ServiceName>& touched, const ApplyReport& report) {
+    for (const auto& r : report.removed_backends) drains_.erase({r.service_id, r.backend_id});
+    auto now = std::chrono::steady_clock::now();
+    for (const auto& n : touched) {
+        const auto* rec = reconciler_->find(n);
+        if (!rec) continue;
+        for (const auto& be : rec->backends) {
+            BackendKey k{rec->id, be.id};
+            if (be.spec.state == BackendState::Draining && rec->value.drain_timeout_s > 0)
+                drains_.try_emplace(k, Drain{now}).first->second.timeout_s = rec->value.drain_timeout_s;
+            else
+                drains_.erase(k);
+        }
+    }
+}
+
+void Daemon::terminate(const std::vector<Doomed>& all, const char* why) {
+    if (all.empty() || !terminator_) return;
+    // A backend no connect was ever redirected to has no socket to end:
+    // skip the socket walk (milliseconds per network namespace) for it, as
+    // for most registrations that come and go.
+    std::vector<Doomed> doomed;
+    for (const auto& d : all) {
+        uint64_t n = 0;
+        for (const auto& v : store_->maps().backend_stats.lookup(d.backend_id)) n += v.connections;
+        if (n) doomed.push_back(d);
+    }
+    if (doomed.empty()) return;
+    auto n = terminator_->terminate(doomed, attached_paths());
     if (!n) spdlog::warn("socket termination ({} backends): {}", why, n.error().what());
     else spdlog::info("{} backends {}: {} redirected sockets terminated", doomed.size(), why, *n);
 }
@@ -99,6 +179,71 @@ void Daemon::check_drains() {
     });
 }
 
+// Registrations whose TTL ran out: woken at the next expiry, at most a
+// second apart.
+void Daemon::schedule_expiry() {
+    auto next = Clock::now() + std::chrono::seconds(1);
+    if (auto e = registry_.next_expiry(); e && *e < next) next = *e;
+    expiry_timer_.expires_at(next);
+    expiry_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        expire();
+        schedule_expiry();
+    });
+}
+
+void Daemon::expire() {
+    auto gone = registry_.expire(Clock::now());
+    if (gone.empty()) return;
+    for (const auto& [n, id] : gone) {
+        spdlog::info("endpoint '{}' of service {} expired (no heartbeat within its ttl)", id, to_string(n));
+        if (journal_)
+            if (auto st = journal_->delete_endpoint(n, id); !st) spdlog::warn("journal: {}", st.error().what());
+    }
+    (void)apply_dirty("ttl expiry");
+    if (journal_)
+        if (auto st = journal_->maybe_compact(registry_); !st) spdlog::warn("journal: {}", st.error().what());
+}
+
+// The DNS responder's service (dns.vip:53, udp and tcp) in every namespace
+// that has a service of its own or an attached cgroup.
+void Daemon::sync_dns() {
+    std::set<std::string> nss;
+    if (dns_cfg_) {
+        nss = registry_.namespaces();
+        std::map<uint32_t, std::string> names;
+        for (const auto& [n, id] : reconciler_->namespaces()) names[id] = n;
+        for (const auto& [cg, v] : reconciler_->cgroups())
+            if (auto it = names.find(v.ns_id); it != names.end()) nss.insert(it->second);
+    }
+    std::vector<Backend> listen;
+    if (dns_cfg_)
+        for (const auto& a : dns_cfg_->listen) listen.push_back(Backend{a.address, a.port, 1, BackendState::Active});
+    registry_.set_dns(dns_cfg_ ? std::optional(dns_cfg_->vip) : std::nullopt, std::move(listen), nss);
+    (void)apply_dirty("dns service");
+}
+
+void Daemon::start_dns(const std::optional<DnsConfig>& cfg) {
+    if (cfg == dns_cfg_ && (dns_ || !cfg)) return;
+    // The old responder holds the addresses: it goes first.
+    dns_.reset();
+    dns_cfg_ = cfg;
+    if (!cfg) return;
+    if (!dns_directory_) dns_directory_ = std::make_unique<DnsDirectory>(*reconciler_);
+    auto server = dns::DnsServer::start(io_, *cfg, *dns_directory_, {}, &counters_.dns);
+    if (!server) {
+        // Names are missing, the datapath is not: carry on, loudly.
+        spdlog::error("dns responder disabled: {}", server.error().what());
+        return;
+    }
+    dns_ = std::move(server.value());
+    std::string where;
+    for (const auto& a : cfg->listen) where += (where.empty() ? "" : ", ") + a.to_string();
+    spdlog::info("dns responder for zone {} on {} (tasks: nameserver {})", cfg->zone, where, cfg->vip.to_string());
+}
+
+void Daemon::after_cgroup_change() { sync_dns(); }
+
 void Daemon::reload(const char* why) {
     const GiveBackFreeHeapOnExit give_back;  // after cfg below is freed too
     spdlog::info("reloading config {} ({})", opts_.config, why);
@@ -113,18 +258,33 @@ void Daemon::reload(const char* why) {
     if (!opts_.pin_dir && cfg->pin_dir != pin_dir_)
         spdlog::warn("pin_dir: changes only at a restart; keeping {}", pin_dir_);
     auto t0 = std::chrono::steady_clock::now();
-    auto report = reconciler_->apply(*cfg);
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
-    if (!report) {
+    // Only the services whose definition changed are dirty: a one-service
+    // edit of a 65,536-service file writes one service.
+    if (auto st = registry_.set_file_services(std::move(cfg->services)); !st) {
         counters_.reloads_rejected++;
-        spdlog::error("config rejected, the last good config stays in force: {}", report.error().what());
+        spdlog::error("config rejected, the last good config stays in force: {}", st.error().what());
         return;
     }
+    const IpPrefix old_pool = vip_pool_;
+    vip_pool_ = cfg->vip_pool;
+    if (auto st = apply_dirty("reload"); !st) {
+        vip_pool_ = old_pool;
+        counters_.reloads_rejected++;
+        spdlog::error("config rejected while applying: {}", st.error().what());
+        return;
+    }
+    if (auto st = reconciler_->apply_attachments(cfg->attach); !st) {
+        counters_.reloads_rejected++;
+        spdlog::error("config attach: rejected: {}", st.error().what());
+        return;
+    }
+    attach_ = cfg->attach;
+    start_dns(cfg->dns);
+    sync_dns();
     counters_.reloads_ok++;
-    after_apply(*cfg, *report);
-    spdlog::info("config applied in {} us: {} added, {} changed, {} removed, {} unchanged, {} map writes", us,
-                 report->added, report->changed, report->removed, report->unchanged, report->map_writes);
+    spdlog::info("config applied in {} us", us_since(t0));
     if (cfg->metrics_listen != metrics_listen_) spdlog::warn("metrics.listen: changes only at a restart");
+    if (!opts_.socket && cfg->control_socket != control_socket_) spdlog::warn("control.socket: changes only at a restart");
 }
 
 void Daemon::start_metrics(const std::string& listen) {
@@ -144,10 +304,23 @@ void Daemon::start_metrics(const std::string& listen) {
     spdlog::info("metrics on {}", metrics_->url());
 }
 
+void Daemon::start_control(const std::string& socket) {
+    control_socket_ = socket;
+    api_ = std::make_unique<ApiHandler>(*this);
+    auto server = control::ControlServer::start(io_, socket, *api_);
+    if (!server) {
+        // The datapath and the file keep working; only the API is missing.
+        spdlog::error("control API disabled: {}", server.error().what());
+        return;
+    }
+    control_ = std::move(server.value());
+    spdlog::info("control API on {}", control_->path());
+}
+
 int Daemon::run() {
     {
-        // Scoped: once applied, the config lives on in the reconciler's
-        // state; keeping this copy too would hold it twice for good.
+        // Scoped: once applied, the config lives on in the registry and the
+        // reconciler's state; keeping this copy too would hold it twice.
         const GiveBackFreeHeapOnExit give_back;
         auto cfg = load_config_file(opts_.config, check_cgroup);
         if (!cfg) {
@@ -159,7 +332,11 @@ int Daemon::run() {
             return 1;
         }
         start_metrics(cfg->metrics_listen);
+        start_control(opts_.socket ? *opts_.socket : cfg->control_socket);
+        dns_cfg_.reset();
+        start_dns(cfg->dns);
     }
+    ready_ = true;
     watcher_ = std::make_unique<ConfigWatcher>(io_, opts_.config, [this] { reload("file changed"); });
     watcher_->start();
     std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
@@ -174,9 +351,12 @@ int Daemon::run() {
     };
     signals_.async_wait(on_signal);
     check_drains();
+    schedule_expiry();
     heap_trim_.start();
     spdlog::info("hoplessd running (pid {})", getpid());
     io_.run();
+    control_.reset();
+    dns_.reset();
     metrics_.reset();
     return 0;
 }

@@ -1,6 +1,10 @@
-// hoplessd: one io_context; signals, the config watcher and the reconciler
-// run on it. The metrics exposer answers scrapes on its own thread, reading
-// the maps (never the daemon's state).
+// hoplessd: one io_context; signals, the config watcher, the control API,
+// registration expiry and the reconciler all run on it. The metrics
+// exposer answers scrapes on its own thread, reading the maps (never the
+// daemon's state).
+//
+// Data flows one way: sources (the file, the API) -> registry -> the
+// services it marks dirty -> reconciler -> maps.
 #pragma once
 
 #include <utility>  // before asio: boost 1.74 awaitable.hpp misses it under C++20
@@ -18,11 +22,18 @@
 #include "daemon/options.h"
 #include "datapath/cgroup_attacher.h"
 #include "datapath/kernel_map_store.h"
+#include "control/server.h"
 #include "datapath/reconciler.h"
+#include "daemon/dns_directory.h"
+#include "dns/dns_server.h"
 #include "metrics/collector.h"
 #include "metrics/metrics_server.h"
+#include "registry/journal.h"
+#include "registry/registry.h"
 
 namespace hl {
+
+class ApiHandler;
 
 class Daemon {
 public:
@@ -30,19 +41,35 @@ public:
     ~Daemon();
     int run();
 
+    // For the control API (daemon/api_handler.cpp), on the io_context.
+    Registry& registry() { return registry_; }
+    Reconciler& reconciler() { return *reconciler_; }
+    Journal* journal() { return journal_.get(); }
+    // Hands the services the registry marked dirty to the reconciler.
+    Status apply_dirty(const char* why);
+    // After a cgroup attach or detach: the DNS service follows namespaces.
+    void after_cgroup_change();
+    bool ready() const { return ready_; }
+
 private:
     Status start(const Config& first);
     void reload(const char* why);
     void start_metrics(const std::string& listen);
-    // Socket termination: at once for removed backends, after drain_timeout
-    // for draining ones (checked every second).
-    void after_apply(const Config& cfg, const ApplyReport& report);
+    void start_control(const std::string& socket);
+    void start_dns(const std::optional<DnsConfig>& cfg);
     void terminate(const std::vector<Doomed>& doomed, const char* why);
+    void track_drains(const std::vector<Reconciler::ServiceName>& touched, const ApplyReport& report);
     void check_drains();
+    void schedule_expiry();
+    void expire();
+    void sync_dns();
+    std::vector<std::string> attached_paths() const;
 
     DaemonOptions opts_;
     std::string pin_dir_;
     MapLimits limits_;
+    IpPrefix vip_pool_;
+    std::vector<Attachment> attach_;  // the file's attach: as last applied
     boost::asio::io_context io_;
     boost::asio::signal_set signals_;
     std::unique_ptr<DatapathObject> object_;
@@ -51,16 +78,24 @@ private:
     std::unique_ptr<KernelMapStore> store_;
     std::unique_ptr<KernelCgroupAttacher> attacher_;
     std::unique_ptr<Reconciler> reconciler_;
+    Registry registry_;
+    std::unique_ptr<Journal> journal_;
     std::unique_ptr<ConfigWatcher> watcher_;
     DaemonCounters counters_;
     std::shared_ptr<DatapathCollector> collector_;
     std::unique_ptr<MetricsServer> metrics_;
     std::string metrics_listen_;
+    std::unique_ptr<ApiHandler> api_;
+    std::unique_ptr<control::ControlServer> control_;
+    std::string control_socket_;
     std::unique_ptr<SocketTerminator> terminator_;
-    std::vector<std::string> attached_paths_;
+    std::optional<DnsConfig> dns_cfg_;
+    std::unique_ptr<DnsDirectory> dns_directory_;
+    std::unique_ptr<dns::DnsServer> dns_;
+    bool ready_ = false;
     using BackendKey = std::pair<uint32_t, uint32_t>;  // service id, backend id
-    // Backends draining under a drain_timeout: filled at each apply, so the
-    // 1 s check reads only these, not every backend of every service.
+    // Backends draining under a drain_timeout, kept per applied change, so
+    // the 1 s check reads only these, not every backend of every service.
     struct Drain {
         std::chrono::steady_clock::time_point since;
         uint32_t timeout_s = 0;   // the service's drain_timeout, as last applied
@@ -68,6 +103,7 @@ private:
     };
     std::map<BackendKey, Drain> drains_;
     boost::asio::steady_timer drain_timer_{io_};
+    boost::asio::steady_timer expiry_timer_{io_};
     PeriodicHeapTrim heap_trim_{io_, std::chrono::seconds(2)};
 };
 

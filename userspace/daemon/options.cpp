@@ -7,7 +7,7 @@
 namespace hl {
 
 static const char* kUsage =
-    "Usage: hoplessd [--config FILE] [--pin-dir DIR] [--log-level LEVEL]\n"
+    "Usage: hoplessd [--config FILE] [--pin-dir DIR] [--socket PATH] [--state-dir DIR] [--log-level LEVEL]\n"
     "       hoplessd --cleanup [--pin-dir DIR]\n"
     "\n"
     "Loads the hopless datapath, keeps it in line with the config, serves metrics.\n"
@@ -16,6 +16,10 @@ static const char* kUsage =
     "                     and when the file changes\n"
     "  --pin-dir DIR      where maps, programs and links are pinned (default: the config's\n"
     "                     pin_dir, else /sys/fs/bpf/hopless)\n"
+    "  --socket PATH      the control API's Unix socket (default: the config's control.socket,\n"
+    "                     else /run/hopless/hopless.sock)\n"
+    "  --state-dir DIR    where registrations and API-defined services are kept (default: the\n"
+    "                     config's state_dir, else /var/lib/hopless)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error (default info)\n"
     "  --cleanup          detach and unpin everything hopless made, then exit\n"
     "  -h, --help         this text\n"
@@ -55,6 +59,14 @@ std::optional<DaemonOptions> parse_daemon_options(int argc, char** argv, int& ex
             auto v = value("--pin-dir");
             if (!v) return std::nullopt;
             o.pin_dir = v;
+        } else if (a == "--socket") {
+            auto v = value("--socket");
+            if (!v) return std::nullopt;
+            o.socket = v;
+        } else if (a == "--state-dir") {
+            auto v = value("--state-dir");
+            if (!v) return std::nullopt;
+            o.state_dir = v;
         } else if (a == "--log-level") {
             auto v = value("--log-level");
             if (!v) return std::nullopt;

@@ -8,6 +8,8 @@ namespace hl {
 struct DaemonOptions {
     std::string config = "/etc/hopless/hopless.yaml";
     std::optional<std::string> pin_dir;  // overrides the config's pin_dir
+    std::optional<std::string> socket;     // overrides control.socket
+    std::optional<std::string> state_dir;  // overrides state_dir
     std::string log_level = "info";
     bool cleanup = false;
 };

@@ -150,6 +150,8 @@ void Reconciler::adopt() {
     std::sort(in_force.begin(), in_force.end());
     for (const auto& [id, slot, bid] : in_force) by_id[id]->slots.push_back(bid);
     for (auto& [id, rec] : by_id) sort_by_endpoint(rec->backends);
+    vip_refs_.clear();
+    for (const auto& [n, rec] : services_) vip_ref(rec.vip(), +1);
     for (const auto& [id, v] : k.cgroups) cgroup_recs_[id] = CgroupRec{v};
 }
 
@@ -281,80 +283,120 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     return changed;
 }
 
-// Each service's VIP: its own, else the one it had (a service keeps its VIP
-// across reloads), else the first free address of the pool.
-Result<std::vector<IpAddress>> Reconciler::plan_vips(const Config& cfg) const {
-    const size_t n = cfg.services.size();
+void Reconciler::vip_ref(const IpAddress& a, int delta) {
+    auto& n = vip_refs_[a];
+    n = static_cast<uint32_t>(static_cast<int>(n) + delta);
+    if (n == 0) vip_refs_.erase(a);
+}
+
+// Each changed service's VIP: its own, else the one it had (a service keeps
+// its VIP across reloads), else the first free address of the pool. "Free"
+// is judged by the VIPs in use after this batch: the batch's own VIPs count,
+// the ones its services held before do not.
+Result<std::vector<IpAddress>> Reconciler::plan_vips(const std::vector<ServiceChange>& changes,
+                                                     const IpPrefix& pool) const {
+    const size_t n = changes.size();
     std::vector<std::optional<IpAddress>> vip(n);
-    for (size_t i = 0; i < n; ++i) vip[i] = cfg.services[i].vip;
-    auto all_set = [&] {
-        std::vector<IpAddress> out;
-        out.reserve(n);
-        for (const auto& v : vip) out.push_back(*v);
+    bool all_set = true;
+    for (size_t i = 0; i < n; ++i) {
+        if (changes[i].desired) vip[i] = changes[i].desired->vip;
+        all_set &= !changes[i].desired || vip[i].has_value();
+    }
+    auto done = [&] {
+        std::vector<IpAddress> out(n);
+        for (size_t i = 0; i < n; ++i)
+            if (vip[i]) out[i] = *vip[i];
         return out;
     };
-    if (std::all_of(vip.begin(), vip.end(), [](const auto& v) { return v.has_value(); }))
-        return all_set();  // the common case: no set of used addresses to build
-    std::set<IpAddress> used;
-    for (const auto& v : vip)
-        if (v) used.insert(*v);
+    if (all_set) return done();  // the common case: no set of used addresses to build
+    // Addresses the batch releases (its services' current VIPs), then the
+    // ones it takes.
+    std::map<IpAddress, uint32_t> released;
+    for (const auto& c : changes)
+        if (auto it = services_.find(c.name); it != services_.end()) ++released[it->second.vip()];
+    std::set<IpAddress> taken;
+    for (size_t i = 0; i < n; ++i)
+        if (vip[i]) taken.insert(*vip[i]);
+    auto used = [&](const IpAddress& a) {
+        if (taken.count(a)) return true;
+        auto r = vip_refs_.find(a);
+        if (r == vip_refs_.end()) return false;
+        auto rel = released.find(a);
+        return r->second > (rel == released.end() ? 0u : rel->second);
+    };
     for (size_t i = 0; i < n; ++i) {
-        if (vip[i]) continue;
-        const Service& s = cfg.services[i];
-        auto prev = services_.find({s.ns, s.name});
-        if (prev != services_.end() && cfg.vip_pool.contains(prev->second.vip()) && !used.count(prev->second.vip())) {
+        if (vip[i] || !changes[i].desired) continue;
+        auto prev = services_.find(changes[i].name);
+        if (prev != services_.end() && pool.contains(prev->second.vip()) && !used(prev->second.vip())) {
             vip[i] = prev->second.vip();
-            used.insert(*vip[i]);
+            taken.insert(*vip[i]);
         }
     }
     for (size_t i = 0; i < n; ++i) {
-        if (vip[i]) continue;
-        const Service& s = cfg.services[i];
-        if (!cfg.vip_pool.base.is_v4())
+        if (vip[i] || !changes[i].desired) continue;
+        const Service& s = *changes[i].desired;
+        if (!pool.base.is_v4())
             return Error{"vip_pool: only an IPv4 pool can allocate VIPs (service '" + s.name + "' names none)", 0};
-        uint32_t base = cfg.vip_pool.base.v4_host_order();
-        uint32_t size = cfg.vip_pool.length >= 32 ? 1 : (1u << (32 - cfg.vip_pool.length));
+        uint32_t base = pool.base.v4_host_order();
+        uint32_t size = pool.length >= 32 ? 1 : (1u << (32 - pool.length));
         uint32_t mask = ~(size - 1);
         for (uint32_t k = 1; !vip[i] && (k + 1 < size || (size <= 2 && k < size)); ++k) {
             auto a = IpAddress::v4((base & mask) + k);
-            if (used.insert(a).second) vip[i] = a;
+            if (!used(a)) {
+                vip[i] = a;
+                taken.insert(a);
+            }
         }
         if (!vip[i])
-            return Error{"vip_pool: " + cfg.vip_pool.to_string() + " has no free address for service '" + s.name + "'",
-                         0};
+            return Error{"vip_pool: " + pool.to_string() + " has no free address for service '" + s.name + "'", 0};
     }
-    return all_set();
+    return done();
+}
+
+Result<std::vector<Reconciler::WantCgroup>> Reconciler::resolve_attachments(const std::vector<Attachment>& attach) {
+    std::vector<WantCgroup> want;
+    std::set<uint64_t> ids;
+    for (size_t i = 0; i < attach.size(); ++i) {
+        auto r = cgroups_.resolve(attach[i].cgroup);
+        if (!r)
+            return Error{"attach[" + std::to_string(i) + "].cgroup: '" + attach[i].cgroup + "': " + r.error().what(), 0};
+        if (!ids.insert(r->id).second)
+            return Error{"attach[" + std::to_string(i) + "].cgroup: '" + attach[i].cgroup +
+                             "' is the same cgroup as an earlier entry",
+                         0};
+        want.push_back({r->path, r->id, attach[i].ns});
+    }
+    return want;
 }
 
 Result<ApplyReport> Reconciler::apply(const Config& cfg) {
+    // Everything that can fail without the kernel, before any write.
+    auto want = resolve_attachments(cfg.attach);
+    if (!want) return want.error();
+    std::vector<ServiceChange> changes;
+    changes.reserve(cfg.services.size() + services_.size());
+    std::set<std::pair<std::string_view, std::string_view>> names;
+    for (const auto& s : cfg.services) {
+        changes.push_back({{s.ns, s.name}, &s});
+        names.emplace(s.ns, s.name);
+    }
+    for (const auto& [name, rec] : services_)
+        if (!names.count({name.first, name.second})) changes.push_back({name, nullptr});
+    auto report = apply_services(changes, cfg.vip_pool);
+    if (!report) return report;
+    writes_ = 0;
+    if (auto st = write_attachments(*want); !st) return st.error();
+    if (auto st = gc_namespaces(); !st) return st.error();
+    report->map_writes += writes_;
+    return report;
+}
+
+Result<ApplyReport> Reconciler::apply_services(const std::vector<ServiceChange>& changes, const IpPrefix& vip_pool) {
     writes_ = 0;
     ApplyReport report;
-
-    // ---- plan: everything that can fail without the kernel, before any write.
-    // The config is read in place, not copied: at 65,536 services a copy is
-    // a second config's worth of memory.
-    auto vips = plan_vips(cfg);
+    auto vips = plan_vips(changes, vip_pool);
     if (!vips) return vips.error();
-    struct WantCgroup {
-        std::string path;
-        uint64_t id;
-        std::string ns;
-    };
-    std::vector<WantCgroup> want_cgroups;
-    std::set<uint64_t> want_ids;
-    for (size_t i = 0; i < cfg.attach.size(); ++i) {
-        auto r = cgroups_.resolve(cfg.attach[i].cgroup);
-        if (!r)
-            return Error{"attach[" + std::to_string(i) + "].cgroup: '" + cfg.attach[i].cgroup + "': " + r.error().what(),
-                         0};
-        if (!want_ids.insert(r->id).second)
-            return Error{"attach[" + std::to_string(i) + "].cgroup: '" + cfg.attach[i].cgroup +
-                             "' is the same cgroup as an earlier entry",
-                         0};
-        want_cgroups.push_back({r->path, r->id, cfg.attach[i].ns});
-    }
 
-    // ---- write.
     for (const auto& sk : orphan_slots_)
         if (auto st = counted(store_.delete_slot(sk)); !st) return st.error();
     orphan_slots_.clear();
@@ -362,46 +404,49 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
         if (auto st = counted(store_.delete_backend(id)); !st) return st.error();
     orphan_backends_.clear();
 
-    // Sorted vectors, not sets: a quarter of the memory at 65,536 services.
-    using NameView = std::pair<std::string_view, std::string_view>;  // namespace, name
-    std::vector<NameView> want_names;
+    // The keys the batch publishes: a removed service whose key one of them
+    // takes over (a rename on the same VIP) goes after that one is published,
+    // so until the put of the key switches connects over they still find the
+    // old parts (invariant 1).
     ServiceKeySet desired_keys;
-    want_names.reserve(cfg.services.size());
-    for (size_t i = 0; i < cfg.services.size(); ++i) {
-        const Service& s = cfg.services[i];
-        want_names.emplace_back(s.ns, s.name);
-        if (auto it = ns_ids_.find(s.ns); it != ns_ids_.end())
-            desired_keys.push_back(key_bytes(make_service_key((*vips)[i], s.port, s.protocol, it->second)));
+    for (size_t i = 0; i < changes.size(); ++i) {
+        const Service* s = changes[i].desired;
+        if (!s) continue;
+        if (auto it = ns_ids_.find(s->ns); it != ns_ids_.end())
+            desired_keys.push_back(key_bytes(make_service_key((*vips)[i], s->port, s->protocol, it->second)));
     }
-    std::sort(want_names.begin(), want_names.end());
     std::sort(desired_keys.begin(), desired_keys.end());
-    // Removed services first, so their ids and keys are free for new ones.
-    // One whose key a desired service takes over (a rename on the same VIP)
-    // goes after that service is published: until the put of the key switches
-    // connects over, they still find the old parts (invariant 1).
     std::vector<ServiceName> handed_over;
-    for (auto it = services_.begin(); it != services_.end();) {
-        if (std::binary_search(want_names.begin(), want_names.end(), NameView(it->first.first, it->first.second))) {
-            ++it;
-            continue;
-        }
+    // Removed services first, so their ids and keys are free for new ones.
+    for (const auto& c : changes) {
+        if (c.desired) continue;
+        auto it = services_.find(c.name);
+        if (it == services_.end()) continue;
         if (contains(desired_keys, it->second.key)) {
             handed_over.push_back(it->first);
-            ++it;
             continue;
         }
         if (auto st = remove_service(it->second, desired_keys, report); !st) return st.error();
+        vip_ref(it->second.vip(), -1);
         ++report.removed;
-        it = services_.erase(it);
+        services_.erase(it);
     }
-    for (size_t i = 0; i < cfg.services.size(); ++i) {
-        const Service& s = cfg.services[i];
-        auto it = services_.find({s.ns, s.name});
+    for (size_t i = 0; i < changes.size(); ++i) {
+        const Service* s = changes[i].desired;
+        if (!s) continue;
+        auto it = services_.find(changes[i].name);
         const bool fresh = it == services_.end();
         ServiceRec scratch;
         ServiceRec* rec = fresh ? &scratch : &it->second;
-        auto changed = write_service(s, (*vips)[i], rec, desired_keys, report);
-        if (fresh && rec->id) services_.emplace(ServiceName{s.ns, s.name}, std::move(scratch));
+        const std::optional<IpAddress> old_vip = fresh ? std::nullopt : std::optional(rec->vip());
+        auto changed = write_service(*s, (*vips)[i], rec, desired_keys, report);
+        if (fresh && rec->id) {
+            services_.emplace(changes[i].name, std::move(scratch));
+            vip_ref((*vips)[i], +1);
+        } else if (!fresh && *old_vip != rec->vip()) {
+            vip_ref(*old_vip, -1);
+            vip_ref(rec->vip(), +1);
+        }
         if (!changed) return changed.error();
         if (fresh) ++report.added;
         else if (*changed) ++report.changed;
@@ -410,24 +455,41 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
     for (const auto& name : handed_over) {
         auto it = services_.find(name);
         if (auto st = remove_service(it->second, desired_keys, report); !st) return st.error();
+        vip_ref(it->second.vip(), -1);
         ++report.removed;
         services_.erase(it);
     }
+    if (report.removed)
+        if (auto st = gc_namespaces(); !st) return st.error();
+    report.map_writes = writes_;
+    return report;
+}
 
-    // Cgroups: the namespace entry before the link, so the first connect of
-    // a newly attached task already finds its namespace.
-    for (const auto& w : want_cgroups) {
+Status Reconciler::apply_attachments(const std::vector<Attachment>& attach) {
+    auto want = resolve_attachments(attach);
+    if (!want) return want.error();
+    if (auto st = write_attachments(*want); !st) return st;
+    return gc_namespaces();
+}
+
+// Cgroups: the namespace entry before the link, so the first connect of a
+// newly attached task already finds its namespace.
+Status Reconciler::write_attachments(const std::vector<WantCgroup>& want) {
+    std::set<uint64_t> want_ids;
+    for (const auto& w : want) {
+        want_ids.insert(w.id);
         auto ns = namespace_id(w.ns);
         if (!ns) return ns.error();
         hl_cgroup_ns v{*ns, HL_CG_FROM_CONFIG};
         auto it = cgroup_recs_.find(w.id);
-        // A hand-made attachment (hopless cgroup attach) keeps its claim.
+        // One attached through the API (or `hopless cgroup attach`) keeps
+        // that claim, and its namespace, which the API set.
         if (it != cgroup_recs_.end()) v.flags |= it->second.value.flags & HL_CG_FROM_CLI;
         if (it == cgroup_recs_.end() || std::memcmp(&it->second.value, &v, sizeof v) != 0) {
-            if (auto st = counted(store_.put_cgroup(w.id, v)); !st) return st.error();
+            if (auto st = counted(store_.put_cgroup(w.id, v)); !st) return st;
             cgroup_recs_[w.id] = CgroupRec{v};
         }
-        if (auto st = cgroups_.attach(w.id, w.path); !st) return st.error();
+        if (auto st = cgroups_.attach(w.id, w.path); !st) return st;
     }
     for (auto it = cgroup_recs_.begin(); it != cgroup_recs_.end();) {
         if (want_ids.count(it->first) || !(it->second.value.flags & HL_CG_FROM_CONFIG)) {
@@ -435,33 +497,82 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
             continue;
         }
         if (it->second.value.flags & HL_CG_FROM_CLI) {
-            // Also attached by hand (hopless cgroup attach): it stays until
-            // detached by hand; only the config's claim goes.
+            // Also attached through the API: it stays until detached there;
+            // only the config's claim goes.
             it->second.value.flags &= ~static_cast<uint32_t>(HL_CG_FROM_CONFIG);
-            if (auto st = counted(store_.put_cgroup(it->first, it->second.value)); !st) return st.error();
+            if (auto st = counted(store_.put_cgroup(it->first, it->second.value)); !st) return st;
             ++it;
             continue;
         }
-        if (auto st = cgroups_.detach(it->first); !st) return st.error();
-        if (auto st = counted(store_.delete_cgroup(it->first)); !st) return st.error();
+        if (auto st = cgroups_.detach(it->first); !st) return st;
+        if (auto st = counted(store_.delete_cgroup(it->first)); !st) return st;
         it = cgroup_recs_.erase(it);
     }
+    return ok_status();
+}
 
-    // Namespaces nobody names any more.
-    std::set<uint32_t> live_ns;
-    for (const auto& [n, rec] : services_) live_ns.insert(rec.key.ns_id);
-    for (const auto& [id, rec] : cgroup_recs_) live_ns.insert(rec.value.ns_id);
+Result<std::string> Reconciler::attach_cgroup(const std::string& path, const std::string& ns_name) {
+    auto r = cgroups_.resolve(path);
+    if (!r) return r.error();
+    auto ns = namespace_id(ns_name);
+    if (!ns) return ns.error();
+    hl_cgroup_ns v{*ns, HL_CG_FROM_CLI};
+    auto it = cgroup_recs_.find(r->id);
+    if (it != cgroup_recs_.end()) v.flags |= it->second.value.flags & HL_CG_FROM_CONFIG;
+    if (it == cgroup_recs_.end() || std::memcmp(&it->second.value, &v, sizeof v) != 0) {
+        if (auto st = counted(store_.put_cgroup(r->id, v)); !st) return st.error();
+        cgroup_recs_[r->id] = CgroupRec{v};
+    }
+    if (auto st = cgroups_.attach(r->id, r->path); !st) return st.error();
+    if (auto st = gc_namespaces(); !st) return st.error();  // a namespace the cgroup left
+    return r->path;
+}
+
+Result<std::string> Reconciler::detach_cgroup(const std::string& path) {
+    auto r = cgroups_.resolve(path);
+    if (!r) return r.error();
+    auto it = cgroup_recs_.find(r->id);
+    if (it == cgroup_recs_.end() || !(it->second.value.flags & HL_CG_FROM_CLI))
+        return Error{r->path + " is not attached through the API" +
+                         std::string(it != cgroup_recs_.end() ? " (the config file attaches it: change it there)" : ""),
+                     0};
+    if (it->second.value.flags & HL_CG_FROM_CONFIG) {
+        it->second.value.flags &= ~static_cast<uint32_t>(HL_CG_FROM_CLI);
+        if (auto st = counted(store_.put_cgroup(r->id, it->second.value)); !st) return st.error();
+        return r->path;
+    }
+    if (auto st = cgroups_.detach(r->id); !st) return st.error();
+    if (auto st = counted(store_.delete_cgroup(r->id)); !st) return st.error();
+    cgroup_recs_.erase(it);
+    if (auto st = gc_namespaces(); !st) return st.error();
+    return r->path;
+}
+
+// Namespaces nobody names any more. Walks the services only when some
+// namespace may have lost its last user: namespaces are few, services many.
+Status Reconciler::gc_namespaces() {
+    std::set<uint32_t> live;
+    for (const auto& [id, rec] : cgroup_recs_) live.insert(rec.value.ns_id);
+    std::vector<uint32_t> maybe_dead;
+    for (const auto& [n, id] : ns_ids_)
+        if (!live.count(id)) maybe_dead.push_back(id);
+    if (maybe_dead.empty()) return ok_status();
+    // services_ is ordered by (namespace, name): one lower_bound per namespace.
     for (auto it = ns_ids_.begin(); it != ns_ids_.end();) {
-        if (live_ns.count(it->second)) {
+        if (live.count(it->second)) {
             ++it;
             continue;
         }
-        if (auto st = counted(store_.delete_namespace(it->second)); !st) return st.error();
+        auto s = services_.lower_bound({it->first, std::string()});
+        if (s != services_.end() && s->first.first == it->first) {
+            ++it;
+            continue;
+        }
+        if (auto st = counted(store_.delete_namespace(it->second)); !st) return st;
         ns_alloc_.release(it->second);
         it = ns_ids_.erase(it);
     }
-    report.map_writes = writes_;
-    return report;
+    return ok_status();
 }
 
 }  // namespace hl

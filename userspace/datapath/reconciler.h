@@ -48,12 +48,33 @@ using ServiceKeySet = std::vector<ServiceKeyBytes>;
 
 class Reconciler {
 public:
+    using ServiceName = std::pair<std::string, std::string>;  // namespace, name
+    // One service's desired state: nullptr removes it. A service whose vip
+    // is unset keeps the VIP it has, else gets a free one of the pool.
+    struct ServiceChange {
+        ServiceName name;
+        const Service* desired = nullptr;
+    };
+
     Reconciler(MapStore& store, CgroupAttacher& cgroups, MapLimits limits);
 
     // Rebuilds the shadow state from what the maps hold (a restarted daemon
     // keeps ids, VIPs and tables; nothing is written).
     void adopt();
+    // The whole desired state at once: services not in `desired` are
+    // removed, and so are the config's attachments it no longer lists.
     Result<ApplyReport> apply(const Config& desired);
+    // Only the services named: work and map writes in proportion to them,
+    // none for the others (a registration among 65,536 services). Planned
+    // whole (VIPs) before the first write.
+    Result<ApplyReport> apply_services(const std::vector<ServiceChange>& changes, const IpPrefix& vip_pool);
+    // The config file's attach: list (cgroups it no longer names are
+    // detached unless also attached through the API).
+    Status apply_attachments(const std::vector<Attachment>& attach);
+    // Attachments made through the control API (HL_CG_FROM_CLI), which stay
+    // until detached the same way. Returns the resolved path.
+    Result<std::string> attach_cgroup(const std::string& path, const std::string& ns);
+    Result<std::string> detach_cgroup(const std::string& path);
 
     struct BackendRec {
         uint32_t id = 0;
@@ -74,15 +95,33 @@ public:
         IpAddress vip() const { return IpAddress::from_bytes(key.addr); }
         const BackendRec* find_backend(const IpAddress& address, uint16_t port) const;
     };
-    using ServiceName = std::pair<std::string, std::string>;  // namespace, name
     const std::map<ServiceName, ServiceRec>& services() const { return services_; }
+    const ServiceRec* find(const ServiceName& name) const {
+        auto it = services_.find(name);
+        return it == services_.end() ? nullptr : &it->second;
+    }
     const std::map<std::string, uint32_t>& namespaces() const { return ns_ids_; }
+    // Attached cgroups: id -> namespace id and who attached them.
+    std::map<uint64_t, hl_cgroup_ns> cgroups() const {
+        std::map<uint64_t, hl_cgroup_ns> out;
+        for (const auto& [id, rec] : cgroup_recs_) out[id] = rec.value;
+        return out;
+    }
 
 private:
     struct CgroupRec {
         hl_cgroup_ns value{};
     };
-    Result<std::vector<IpAddress>> plan_vips(const Config& cfg) const;
+    Result<std::vector<IpAddress>> plan_vips(const std::vector<ServiceChange>& changes, const IpPrefix& pool) const;
+    struct WantCgroup {
+        std::string path;
+        uint64_t id;
+        std::string ns;
+    };
+    Result<std::vector<WantCgroup>> resolve_attachments(const std::vector<Attachment>& attach);
+    Status write_attachments(const std::vector<WantCgroup>& want);
+    Status gc_namespaces();
+    void vip_ref(const IpAddress& a, int delta);
     Status remove_service(const ServiceRec& rec, const ServiceKeySet& keep_keys, ApplyReport& report);
     Result<bool> write_service(const Service& s, const IpAddress& vip, ServiceRec* rec,
                                const ServiceKeySet& desired_keys, ApplyReport& report);
@@ -96,6 +135,9 @@ private:
     std::map<ServiceName, ServiceRec> services_;
     std::map<std::string, uint32_t> ns_ids_;
     std::map<uint64_t, CgroupRec> cgroup_recs_;
+    // How many services use each VIP: a pool address is free at 0. Kept as
+    // services come and go, so allocating one VIP walks no service.
+    std::map<IpAddress, uint32_t> vip_refs_;
     std::vector<hl_slot_key> orphan_slots_;
     std::vector<uint32_t> orphan_backends_;
     size_t writes_ = 0;

@@ -82,9 +82,12 @@ std::vector<MetricFamily> DatapathCollector::Collect() const {
     add(svcs, {}, static_cast<double>(inv.services.size()));
     add(reloads, {{"result", "ok"}}, static_cast<double>(counters_.reloads_ok.load()));
     add(reloads, {{"result", "rejected"}}, static_cast<double>(counters_.reloads_rejected.load()));
+    auto dnsq = family("hopless_dns_queries_total", "DNS replies sent by the responder, by rcode", MetricType::Counter);
+    for (size_t i = 0; i < dns::QueryCounters::kRcodes.size(); ++i)
+        add(dnsq, {{"rcode", dns::QueryCounters::kRcodes[i]}}, static_cast<double>(counters_.dns.get(i)));
     std::vector<MetricFamily> out;
-    out.reserve(11);
-    for (auto* f : {&conns, &nobe, &udp, &stale, &aff, &bind, &destroyed, &be_conns, &be_healthy, &svcs, &reloads})
+    out.reserve(12);
+    for (auto* f : {&conns, &nobe, &udp, &stale, &aff, &bind, &destroyed, &be_conns, &be_healthy, &svcs, &reloads, &dnsq})
         out.push_back(std::move(*f));
     return out;
 }

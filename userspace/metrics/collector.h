@@ -2,6 +2,8 @@
 // scrape always shows the kernel's counters as they are.
 #pragma once
 
+#include "dns/query_counters.h"
+
 #include <prometheus/collectable.h>
 
 #include <atomic>
@@ -13,6 +15,7 @@ namespace hl {
 
 struct DaemonCounters {
     std::atomic<uint64_t> reloads_ok{0}, reloads_rejected{0};
+    dns::QueryCounters dns;  // the responder's replies by rcode (it counts into these)
 };
 
 class DatapathCollector : public prometheus::Collectable {

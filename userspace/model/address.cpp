@@ -90,4 +90,36 @@ bool IpPrefix::contains(const IpAddress& a) const {
 
 std::string IpPrefix::to_string() const { return base.to_string() + "/" + std::to_string(length); }
 
+std::optional<SocketAddress> SocketAddress::parse(std::string_view text, std::optional<uint16_t> default_port) {
+    std::string_view host = text, port_text;
+    bool has_port = false;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        host = text.substr(0, close + 1);
+        if (close + 1 < text.size()) {
+            if (text[close + 1] != ':') return std::nullopt;
+            port_text = text.substr(close + 2);
+            has_port = true;
+        }
+    } else if (auto colon = text.find(':');
+               colon != std::string_view::npos && text.find(':', colon + 1) == std::string_view::npos) {
+        // One colon: a v4 address and a port. More: a bare v6 address.
+        host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+        has_port = true;
+    }
+    auto addr = IpAddress::parse(host);
+    if (!addr) return std::nullopt;
+    if (!has_port) {
+        if (!default_port) return std::nullopt;
+        return SocketAddress{*addr, *default_port};
+    }
+    unsigned port = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || ec != std::errc() || p != port_text.data() + port_text.size() || port < 1 || port > 65535)
+        return std::nullopt;
+    return SocketAddress{*addr, static_cast<uint16_t>(port)};
+}
+
 }  // namespace hl

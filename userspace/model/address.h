@@ -41,4 +41,18 @@ struct IpPrefix {
     std::string to_string() const;
 };
 
+// An address and a port: a socket's address (dns.listen, dns.upstreams).
+struct SocketAddress {
+    IpAddress address;
+    uint16_t port = 0;
+
+    // "a.b.c.d:PORT" or "[v6]:PORT"; with a default_port also "a.b.c.d",
+    // "v6" and "[v6]" (an IPv6 address with a port needs the brackets).
+    // The port is 1-65535. nullopt for anything else.
+    static std::optional<SocketAddress> parse(std::string_view text, std::optional<uint16_t> default_port = {});
+    std::string to_string() const { return address.with_port(port); }
+
+    auto operator<=>(const SocketAddress&) const = default;
+};
+
 }  // namespace hl

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,13 +23,24 @@ struct MapLimits {
     bool operator==(const MapLimits&) const = default;
 };
 
+// The name responder (DESIGN.md "Names (DNS)").
+struct DnsConfig {
+    std::vector<SocketAddress> listen;      // UDP and TCP, at least one
+    IpAddress vip;                          // tasks' nameserver: vip:53 reaches `listen` through the datapath
+    std::string zone = "hopless.internal";  // lowercase, no trailing dot
+    std::vector<SocketAddress> upstreams;   // names outside the zone; none: REFUSED
+    bool operator==(const DnsConfig&) const = default;
+};
+
 struct Config {
     std::string pin_dir = "/sys/fs/bpf/hopless";
     IpPrefix vip_pool = *IpPrefix::parse("127.255.0.0/16");
     std::string metrics_listen = "127.0.0.1:9464";
     std::string control_socket = "/run/hopless/hopless.sock";
+    std::string state_dir = "/var/lib/hopless";  // the API's registrations and services (journal)
     MapLimits maps;
     std::vector<Attachment> attach;
+    std::optional<DnsConfig> dns;
     std::vector<Service> services;
 };
 

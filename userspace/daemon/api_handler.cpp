@@ -1,0 +1,221 @@
+#include "daemon/api_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include "bpf/cgroup.h"
+#include "daemon/daemon.h"
+#include "discovery/service_json.h"
+
+namespace hl {
+
+namespace {
+
+using control::Reply;
+using json = nlohmann::json;
+
+Reply from(const RegistryError& e) {
+    switch (e.code) {
+        case RegistryErrc::NotFound: return Reply::error(404, e.message);
+        case RegistryErrc::Conflict: return Reply::error(409, e.message);
+        case RegistryErrc::Invalid: break;
+    }
+    return Reply::error(400, e.message);
+}
+
+json ttl_left(const Registration& r) {
+    if (!r.ttl_s) return nullptr;
+    auto left = std::chrono::duration<double>(r.expires - Clock::now()).count();
+    return std::max(0.0, std::round(left * 10) / 10);
+}
+
+json registration_json(const Registration& r) {
+    return {{"id", r.id},
+            {"address", r.address.to_string()},
+            {"port", r.port},
+            {"weight", r.weight},
+            {"ttl", r.ttl_s ? json(*r.ttl_s) : json(nullptr)},
+            {"ttl_left", ttl_left(r)},
+            {"source", "api"}};
+}
+
+void journal(Daemon& d, const std::function<Status(Journal&)>& f) {
+    if (!d.journal()) return;
+    if (auto st = f(*d.journal()); !st) spdlog::warn("journal: {} (the change is in force, but may not outlive a restart)",
+                                                     st.error().what());
+    if (auto st = d.journal()->maybe_compact(d.registry()); !st) spdlog::warn("journal: {}", st.error().what());
+}
+
+}  // namespace
+
+Reply ApiHandler::health() {
+    if (!d_.ready()) return Reply::error(503, "starting: the sources are not applied yet");
+    return Reply::ok({{"status", "ok"},
+                      {"services", d_.reconciler().services().size()},
+                      {"registrations", d_.registry().registration_count()}});
+}
+
+Reply ApiHandler::list_services() {
+    json out = json::array();
+    for (const auto& name : d_.registry().names()) {
+        auto v = d_.registry().view(name);
+        if (!v) continue;
+        const auto* rec = d_.reconciler().find(name);
+        json s = service_to_json(*v->definition);
+        s.erase("backends");
+        s["source"] = to_string(v->source);
+        if (rec) {
+            s["vip"] = rec->vip().to_string();
+            s["id"] = rec->id;
+        }
+        json bs = json::array();
+        for (const auto& b : v->backends) {
+            json j{{"id", b.reg ? b.reg->id : b.backend.endpoint()},
+                   {"address", b.backend.address.to_string()},
+                   {"port", b.backend.port},
+                   {"weight", b.backend.weight},
+                   {"state", to_string(b.backend.state)},
+                   {"source", to_string(b.source)},
+                   {"ttl", b.reg && b.reg->ttl_s ? json(*b.reg->ttl_s) : json(nullptr)},
+                   {"ttl_left", b.reg ? ttl_left(*b.reg) : json(nullptr)}};
+            const Reconciler::BackendRec* br = rec ? rec->find_backend(b.backend.address, b.backend.port) : nullptr;
+            j["healthy"] = br && br->spec.state == BackendState::Active && br->spec.weight > 0;
+            bs.push_back(std::move(j));
+        }
+        s["backends"] = std::move(bs);
+        out.push_back(std::move(s));
+    }
+    return Reply::ok({{"services", std::move(out)}});
+}
+
+Reply ApiHandler::put_service(const Service& service) {
+    Registry::Name n{service.ns, service.name};
+    std::optional<Service> before;
+    if (auto v = d_.registry().view(n); v && v->source == Source::Api) before = *v->definition;
+    auto r = d_.registry().put_api_service(service);
+    if (auto* e = std::get_if<RegistryError>(&r)) return from(*e);
+    if (auto st = d_.apply_dirty("api: service"); !st) {
+        // Undo in the registry and put the kernel back as it was.
+        if (before) (void)d_.registry().put_api_service(*before);
+        else (void)d_.registry().delete_api_service(n);
+        (void)d_.apply_dirty("api: undo");
+        return Reply::error(507, "service " + to_string(n) + ": " + st.error().what());
+    }
+    journal(d_, [&](Journal& j) { return j.put_service(service); });
+    json body{{"namespace", n.first}, {"name", n.second}, {"created", std::get<bool>(r)}};
+    if (const auto* rec = d_.reconciler().find(n)) body["vip"] = rec->vip().to_string();
+    spdlog::info("api: service {} {}", to_string(n), std::get<bool>(r) ? "defined" : "replaced");
+    return Reply::ok(std::move(body));
+}
+
+Reply ApiHandler::delete_service(const std::string& ns, const std::string& name) {
+    Registry::Name n{ns, name};
+    auto v = d_.registry().view(n);
+    std::optional<Service> before;
+    if (v && v->source == Source::Api) before = *v->definition;
+    auto r = d_.registry().delete_api_service(n);
+    if (auto* e = std::get_if<RegistryError>(&r)) return from(*e);
+    if (auto st = d_.apply_dirty("api: delete service"); !st) {
+        if (before) (void)d_.registry().put_api_service(*before);
+        (void)d_.apply_dirty("api: undo");
+        return Reply::error(500, "service " + to_string(n) + ": " + st.error().what());
+    }
+    journal(d_, [&](Journal& j) { return j.delete_service(n); });
+    spdlog::info("api: service {} deleted", to_string(n));
+    return Reply::ok({{"namespace", ns}, {"name", name}, {"deleted", true}});
+}
+
+Reply ApiHandler::list_endpoints(const std::string& ns, const std::string& name) {
+    Registry::Name n{ns, name};
+    if (!d_.registry().exists(n)) return Reply::error(404, "service " + to_string(n) + " does not exist");
+    json out = json::array();
+    if (const auto* regs = d_.registry().registrations(n))
+        for (const auto& r : *regs) out.push_back(registration_json(r));
+    return Reply::ok({{"endpoints", std::move(out)}});
+}
+
+Reply ApiHandler::put_endpoint(const std::string& ns, const std::string& name, const std::string& id,
+                               const control::EndpointSpec& spec) {
+    Registry::Name n{ns, name};
+    Registration reg{id, spec.address, spec.port, spec.weight, spec.ttl_s, {}};
+    std::optional<Registration> before;
+    if (const auto* regs = d_.registry().registrations(n))
+        for (const auto& r : *regs)
+            if (r.id == id) before = r;
+    auto r = d_.registry().register_endpoint(n, reg, Clock::now());
+    if (auto* e = std::get_if<RegistryError>(&r)) return from(*e);
+    if (auto st = d_.apply_dirty("api: register"); !st) {
+        if (before) (void)d_.registry().register_endpoint(n, *before, Clock::now());
+        else (void)d_.registry().deregister(n, id);
+        (void)d_.apply_dirty("api: undo");
+        return Reply::error(507, "endpoint '" + id + "' of service " + to_string(n) + ": " + st.error().what());
+    }
+    // A refresh with the same fields is a heartbeat: not journaled again.
+    if (!before || before->weight != reg.weight || before->ttl_s != reg.ttl_s)
+        journal(d_, [&](Journal& j) { return j.put_endpoint(n, reg); });
+    const bool created = std::get<bool>(r);
+    if (created) spdlog::info("api: endpoint '{}' {} registered for {}", id, spec.address.with_port(spec.port), to_string(n));
+    return Reply::ok({{"id", id}, {"created", created}});
+}
+
+Reply ApiHandler::heartbeat(const std::string& ns, const std::string& name, const std::string& id) {
+    Registry::Name n{ns, name};
+    auto r = d_.registry().heartbeat(n, id, Clock::now());
+    if (auto* e = std::get_if<RegistryError>(&r)) return from(*e);
+    json body{{"id", id}};
+    if (const auto* regs = d_.registry().registrations(n))
+        for (const auto& reg : *regs)
+            if (reg.id == id) {
+                body["ttl"] = reg.ttl_s ? json(*reg.ttl_s) : json(nullptr);
+                body["ttl_left"] = ttl_left(reg);
+            }
+    return Reply::ok(std::move(body));
+}
+
+Reply ApiHandler::delete_endpoint(const std::string& ns, const std::string& name, const std::string& id) {
+    Registry::Name n{ns, name};
+    std::optional<Registration> before;
+    if (const auto* regs = d_.registry().registrations(n))
+        for (const auto& r : *regs)
+            if (r.id == id) before = r;
+    auto r = d_.registry().deregister(n, id);
+    if (auto* e = std::get_if<RegistryError>(&r)) return from(*e);
+    if (auto st = d_.apply_dirty("api: deregister"); !st) {
+        if (before) (void)d_.registry().register_endpoint(n, *before, Clock::now());
+        (void)d_.apply_dirty("api: undo");
+        return Reply::error(500, "endpoint '" + id + "' of service " + to_string(n) + ": " + st.error().what());
+    }
+    journal(d_, [&](Journal& j) { return j.delete_endpoint(n, id); });
+    spdlog::info("api: endpoint '{}' of {} deregistered", id, to_string(n));
+    return Reply::ok({{"id", id}, {"deleted", true}});
+}
+
+namespace {
+Result<std::string> cgroup_path(const control::CgroupSpec& spec) {
+    if (spec.pid) return cgroup_of_pid(*spec.pid);
+    auto p = resolve_cgroup(*spec.cgroup);
+    if (!p) return Error{"cgroup: '" + *spec.cgroup + "' " + p.error().what(), 0};
+    return p;
+}
+}  // namespace
+
+Reply ApiHandler::attach_cgroup(const control::CgroupSpec& spec) {
+    auto path = cgroup_path(spec);
+    if (!path) return Reply::error(400, path.error().what());
+    auto r = d_.reconciler().attach_cgroup(*path, spec.ns);
+    if (!r) return Reply::error(500, "cgroup: " + *path + ": " + r.error().what());
+    d_.after_cgroup_change();
+    spdlog::info("api: cgroup {} attached (namespace {})", *r, spec.ns);
+    return Reply::ok({{"cgroup", *r}, {"namespace", spec.ns}, {"attached", true}});
+}
+
+Reply ApiHandler::detach_cgroup(const control::CgroupSpec& spec) {
+    auto path = cgroup_path(spec);
+    if (!path) return Reply::error(400, path.error().what());
+    auto r = d_.reconciler().detach_cgroup(*path);
+    if (!r) return Reply::error(404, "cgroup: " + r.error().what());
+    d_.after_cgroup_change();
+    spdlog::info("api: cgroup {} detached", *r);
+    return Reply::ok({{"cgroup", *r}, {"detached", true}});
+}
+
+}  // namespace hl

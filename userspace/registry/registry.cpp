@@ -1,0 +1,330 @@
+#include "registry/registry.h"
+
+#include <algorithm>
+
+namespace hl {
+
+const char* to_string(Source s) {
+    switch (s) {
+        case Source::File: return "file";
+        case Source::Api: return "api";
+        case Source::Dns: return "dns";
+    }
+    return "?";
+}
+
+std::string to_string(const Registry::Name& n) { return n.first + "/" + n.second; }
+
+namespace {
+
+auto by_id = [](const Registration& r, const std::string& id) { return r.id < id; };
+
+std::vector<Registration>::iterator find_reg(std::vector<Registration>& regs, const std::string& id) {
+    auto it = std::lower_bound(regs.begin(), regs.end(), id, by_id);
+    return it != regs.end() && it->id == id ? it : regs.end();
+}
+
+RegistryError not_found(const Registry::Name& n) {
+    return {RegistryErrc::NotFound, "service " + to_string(n) + " does not exist"};
+}
+
+}  // namespace
+
+void Registry::drop_if_empty(std::map<Name, Entry>::iterator it) {
+    if (it->second.empty()) entries_.erase(it);
+}
+
+// Two services of one namespace may not share VIP, port and protocol. Only
+// services with an explicit VIP can clash here (pool VIPs are allocated
+// free). A walk over the services: defining a service is rare next to
+// registering endpoints, which never comes here.
+std::optional<std::string> Registry::key_clash(const Service& s, const Name& self) const {
+    if (!s.vip) return std::nullopt;
+    for (const auto& [name, e] : entries_) {
+        if (name == self || name.first != s.ns) continue;
+        const Service* d = e.definition();
+        if (d && d->vip && *d->vip == *s.vip && d->port == s.port && d->protocol == s.protocol)
+            return "vip: " + s.vip->with_port(s.port) + "/" + to_string(s.protocol) + " is already used by service " +
+                   to_string(name) + " (" + to_string(e.source()) + ")";
+    }
+    return std::nullopt;
+}
+
+Status Registry::set_file_services(std::vector<Service> services) {
+    // Check first: nothing changes when the file clashes with another source.
+    std::vector<std::string> errors;
+    std::set<Name> incoming;
+    for (size_t i = 0; i < services.size(); ++i) {
+        const Service& s = services[i];
+        Name n{s.ns, s.name};
+        incoming.insert(n);
+        auto it = entries_.find(n);
+        if (it != entries_.end() && it->second.api && !(*it->second.api == s))
+            errors.push_back("services[" + std::to_string(i) + "]: service " + to_string(n) +
+                             " is defined by the config file and, differently, by the control API (delete it "
+                             "through the API or make the two agree)");
+        if (it != entries_.end() && it->second.dns)
+            errors.push_back("services[" + std::to_string(i) + "].name: '" + s.name +
+                             "' is the DNS responder's own service");
+    }
+    // A file VIP that an API service already uses.
+    std::map<std::tuple<std::string, IpAddress, uint16_t, Protocol>, Name> file_keys;
+    for (const auto& s : services)
+        if (s.vip) file_keys.emplace(std::make_tuple(s.ns, *s.vip, s.port, s.protocol), Name{s.ns, s.name});
+    for (const auto& [name, e] : entries_) {
+        if (!e.api || !e.api->vip || incoming.count(name)) continue;
+        auto k = file_keys.find(std::make_tuple(name.first, *e.api->vip, e.api->port, e.api->protocol));
+        if (k != file_keys.end())
+            errors.push_back("service " + to_string(k->second) + ": vip " + e.api->vip->with_port(e.api->port) + "/" +
+                             to_string(e.api->protocol) + " is already used by service " + to_string(name) +
+                             " (defined through the control API)");
+    }
+    if (!errors.empty()) {
+        std::string msg = "invalid config: ";
+        for (size_t i = 0; i < errors.size(); ++i) msg += (i ? "; " : "") + errors[i];
+        return Error{msg, 0};
+    }
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        if (it->second.file && !incoming.count(it->first)) {
+            it->second.file.reset();
+            touch(it->first);
+            if (it->second.empty()) {
+                it = entries_.erase(it);
+                continue;
+            }
+        }
+        ++it;
+    }
+    for (auto& s : services) {
+        Name n{s.ns, s.name};
+        Entry& e = entries_[n];
+        if (e.file && *e.file == s) continue;
+        e.file = std::make_unique<const Service>(std::move(s));
+        touch(n);
+    }
+    return ok_status();
+}
+
+RegResult<bool> Registry::put_api_service(Service s) {
+    Name n{s.ns, s.name};
+    auto it = entries_.find(n);
+    if (it != entries_.end() && it->second.file)
+        return RegistryError{RegistryErrc::Conflict, "service " + to_string(n) +
+                                                         " is defined by the config file: change it there"};
+    if (it != entries_.end() && it->second.dns)
+        return RegistryError{RegistryErrc::Conflict,
+                             "name: '" + s.name + "' is the DNS responder's own service"};
+    if (auto clash = key_clash(s, n)) return RegistryError{RegistryErrc::Conflict, *clash};
+    const bool fresh = it == entries_.end() || !it->second.api;
+    Entry& e = entries_[n];
+    if (e.api && *e.api == s) return false;
+    e.api = std::make_unique<const Service>(std::move(s));
+    touch(n);
+    return fresh;
+}
+
+RegResult<bool> Registry::delete_api_service(const Name& n) {
+    auto it = entries_.find(n);
+    if (it == entries_.end() || !it->second.definition()) return not_found(n);
+    if (it->second.file)
+        return RegistryError{RegistryErrc::Conflict, "service " + to_string(n) +
+                                                         " is defined by the config file: remove it there"};
+    if (!it->second.api)
+        return RegistryError{RegistryErrc::Conflict,
+                             "service " + to_string(n) + " is the DNS responder's own service"};
+    it->second.api.reset();
+    touch(n);
+    drop_if_empty(it);
+    return true;
+}
+
+RegResult<bool> Registry::register_endpoint(const Name& n, Registration r, Clock::time_point now) {
+    auto it = entries_.find(n);
+    if (it == entries_.end() || !it->second.definition()) return not_found(n);
+    const Service& def = *it->second.definition();
+    if (def.vip && r.address == *def.vip)
+        return RegistryError{RegistryErrc::Invalid, "address: " + r.address.to_string() + " is the service's own VIP"};
+    auto& regs = it->second.regs;
+    for (const auto& o : regs)
+        if (o.id != r.id && o.address == r.address && o.port == r.port)
+            return RegistryError{RegistryErrc::Conflict, "address: " + r.address.with_port(r.port) +
+                                                             " is already registered as endpoint '" + o.id + "'"};
+    if (r.ttl_s) r.expires = now + std::chrono::seconds(*r.ttl_s);
+    auto pos = std::lower_bound(regs.begin(), regs.end(), r.id, by_id);
+    if (pos != regs.end() && pos->id == r.id) {
+        if (pos->address != r.address || pos->port != r.port)
+            return RegistryError{RegistryErrc::Conflict, "id: endpoint '" + r.id + "' is registered with address " +
+                                                             pos->address.with_port(pos->port) +
+                                                             " (deregister it first)"};
+        if (pos->weight != r.weight) touch(n);
+        ttl_count_ += r.ttl_s.has_value();
+        ttl_count_ -= pos->ttl_s.has_value();
+        *pos = std::move(r);
+        return false;
+    }
+    ttl_count_ += r.ttl_s.has_value();
+    regs.insert(pos, std::move(r));
+    ++registration_count_;
+    touch(n);
+    return true;
+}
+
+RegResult<bool> Registry::heartbeat(const Name& n, const std::string& id, Clock::time_point now) {
+    auto it = entries_.find(n);
+    if (it == entries_.end() || !it->second.definition()) return not_found(n);
+    auto r = find_reg(it->second.regs, id);
+    if (r == it->second.regs.end())
+        return RegistryError{RegistryErrc::NotFound, "endpoint '" + id + "' of service " + to_string(n) +
+                                                         " is not registered"};
+    if (r->ttl_s) r->expires = now + std::chrono::seconds(*r->ttl_s);
+    return true;
+}
+
+RegResult<bool> Registry::deregister(const Name& n, const std::string& id) {
+    auto it = entries_.find(n);
+    if (it == entries_.end()) return not_found(n);
+    auto r = find_reg(it->second.regs, id);
+    if (r == it->second.regs.end())
+        return RegistryError{RegistryErrc::NotFound, "endpoint '" + id + "' of service " + to_string(n) +
+                                                         " is not registered"};
+    ttl_count_ -= r->ttl_s.has_value();
+    it->second.regs.erase(r);
+    --registration_count_;
+    touch(n);
+    drop_if_empty(it);
+    return true;
+}
+
+std::vector<std::pair<Registry::Name, std::string>> Registry::expire(Clock::time_point now) {
+    std::vector<std::pair<Name, std::string>> gone;
+    if (!ttl_count_) return gone;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        auto& regs = it->second.regs;
+        auto keep = std::remove_if(regs.begin(), regs.end(), [&](const Registration& r) {
+            if (!r.ttl_s || r.expires > now) return false;
+            gone.emplace_back(it->first, r.id);
+            return true;
+        });
+        if (keep != regs.end()) {
+            registration_count_ -= static_cast<size_t>(regs.end() - keep);
+            ttl_count_ -= static_cast<size_t>(regs.end() - keep);
+            regs.erase(keep, regs.end());
+            touch(it->first);
+            if (it->second.empty()) {
+                it = entries_.erase(it);
+                continue;
+            }
+        }
+        ++it;
+    }
+    return gone;
+}
+
+std::optional<Clock::time_point> Registry::next_expiry() const {
+    std::optional<Clock::time_point> next;
+    if (!ttl_count_) return next;
+    for (const auto& [n, e] : entries_)
+        for (const auto& r : e.regs)
+            if (r.ttl_s && (!next || r.expires < *next)) next = r.expires;
+    return next;
+}
+
+void Registry::set_dns(std::optional<IpAddress> vip, std::vector<Backend> listen, const std::set<std::string>& nss) {
+    auto make = [&](const std::string& ns, Protocol p) {
+        Service s;
+        s.name = p == Protocol::Udp ? kDnsUdpName : kDnsTcpName;
+        s.ns = ns;
+        s.vip = vip;
+        s.port = 53;
+        s.protocol = p;
+        s.backends = listen;
+        return s;
+    };
+    std::set<Name> want;
+    if (vip)
+        for (const auto& ns : nss) {
+            for (Protocol p : {Protocol::Udp, Protocol::Tcp}) {
+                Service s = make(ns, p);
+                Name n{ns, s.name};
+                want.insert(n);
+                auto it = entries_.find(n);
+                if (it != entries_.end() && (it->second.file || it->second.api)) continue;  // a user's: theirs wins
+                Entry& e = entries_[n];
+                if (e.dns && *e.dns == s) continue;
+                e.dns = std::make_unique<const Service>(std::move(s));
+                touch(n);
+            }
+        }
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        if (it->second.dns && !want.count(it->first)) {
+            it->second.dns.reset();
+            touch(it->first);
+            if (it->second.empty()) {
+                it = entries_.erase(it);
+                continue;
+            }
+        }
+        ++it;
+    }
+}
+
+std::set<std::string> Registry::namespaces() const {
+    std::set<std::string> out;
+    for (const auto& [n, e] : entries_)
+        if (e.file || e.api) out.insert(n.first);
+    return out;
+}
+
+bool Registry::exists(const Name& n) const {
+    auto it = entries_.find(n);
+    return it != entries_.end() && it->second.definition();
+}
+
+std::optional<Registry::ServiceView> Registry::view(const Name& n) const {
+    auto it = entries_.find(n);
+    if (it == entries_.end() || !it->second.definition()) return std::nullopt;
+    const Entry& e = it->second;
+    ServiceView v{n, e.source(), e.definition(), {}};
+    std::set<std::pair<IpAddress, uint16_t>> seen;
+    for (const auto& b : v.definition->backends)
+        if (seen.insert({b.address, b.port}).second) v.backends.push_back({b, v.source, "", nullptr});
+    for (const auto& r : e.regs) {
+        if (!seen.insert({r.address, r.port}).second) continue;  // one backend per address:port
+        Backend b;
+        b.address = r.address;
+        b.port = r.port;
+        b.weight = r.weight;
+        v.backends.push_back({b, Source::Api, r.id, &r});
+    }
+    return v;
+}
+
+std::optional<Service> Registry::desired(const Name& n) const {
+    auto v = view(n);
+    if (!v) return std::nullopt;
+    Service s = *v->definition;
+    s.backends.clear();
+    s.backends.reserve(v->backends.size());
+    for (const auto& b : v->backends) s.backends.push_back(b.backend);
+    return s;
+}
+
+std::vector<Registry::Name> Registry::names() const {
+    std::vector<Name> out;
+    for (const auto& [n, e] : entries_)
+        if (e.definition()) out.push_back(n);
+    return out;
+}
+
+const std::vector<Registration>* Registry::registrations(const Name& n) const {
+    auto it = entries_.find(n);
+    return it == entries_.end() ? nullptr : &it->second.regs;
+}
+
+std::vector<Registry::Name> Registry::take_dirty() {
+    std::vector<Name> out(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    return out;
+}
+
+}  // namespace hl
