@@ -45,6 +45,7 @@ public:
 
     // Closes every connection and removes the socket file (if it is still
     // the one this server made). The Handler is never called after this.
+    // Destroy the server on the io_context's thread, before the io_context.
     ~ControlServer();
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;
