@@ -209,7 +209,10 @@ Reply ApiHandler::attach_cgroup(const control::CgroupSpec& spec) {
 }
 
 Reply ApiHandler::detach_cgroup(const control::CgroupSpec& spec) {
-    auto path = cgroup_path(spec);
+    // A path is handed on as given: the cgroup may be gone already (runc
+    // removes a container's before its poststop hook), and the reconciler
+    // knows it by the path it was attached with.
+    auto path = spec.pid ? cgroup_of_pid(*spec.pid) : Result<std::string>(*spec.cgroup);
     if (!path) return Reply::error(400, path.error().what());
     auto r = d_.reconciler().detach_cgroup(*path);
     if (!r) return Reply::error(404, "cgroup: " + r.error().what());
