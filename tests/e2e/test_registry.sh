@@ -115,6 +115,18 @@ t_register() {
     list="$(api GET /v1/services)"
     hl_assert_eq "api api" "$(jq -r '.services[] | select(.name=="web") | [.backends[].source] | join(" ")' <<<"${list#* }")" \
         "each backend's source"
+    # The CLI: service list -j and endpoint list show each backend's source and TTL.
+    api_ok PUT /v1/services/default/web/endpoints/task-3 "{\"address\":\"$SRV\",\"port\":8083,\"ttl\":30}"
+    list="$("$HOPLESS" --pin-dir "$PIN" --socket "$HL_SOCK" -j service list)"
+    hl_assert_eq "api api api" "$(jq -r '.[] | select(.name=="web") | [.endpoints[].source] | join(" ")' <<<"$list")" \
+        "service list -j: each backend's source"
+    local left
+    left="$(jq -r '.[] | select(.name=="web") | .endpoints[] | select(.id=="task-3") | .ttl_left' <<<"$list")"
+    awk -v l="$left" 'BEGIN { exit !(l > 25 && l <= 30) }' || hl_fail "service list -j: ttl_left of task-3 is '$left'"
+    list="$("$HOPLESS" --socket "$HL_SOCK" endpoint list service web)"
+    hl_assert_contains "$list" "task-3" "endpoint list"
+    hl_assert_contains "$list" "30s" "endpoint list shows the ttl"
+    hl_must "$HOPLESS" --socket "$HL_SOCK" endpoint deregister web id task-3 >/dev/null
     api_ok DELETE /v1/services/default/web/endpoints/task-1
     out="$(dial 4)"
     hl_assert_eq 4 "$(count backend-2 "$out")" "after deregistering task-1, every connect reaches task-2"

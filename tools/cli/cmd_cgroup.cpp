@@ -22,7 +22,7 @@ const char* kCgroupHelp =
 std::string owner(uint32_t flags) {
     std::string s;
     if (flags & HL_CG_FROM_CONFIG) s = "config";
-    if (flags & HL_CG_FROM_CLI) s += s.empty() ? "cli" : ",cli";
+    if (flags & HL_CG_FROM_CLI) s += s.empty() ? "api" : ",api";  // the control API (hopless cgroup attach, the OCI hook)
     return s.empty() ? "-" : s;
 }
 

@@ -1,4 +1,6 @@
 // hopless service | backend | stats | hosts: views of the services map.
+#include <unistd.h>
+
 #include <map>
 #include <set>
 
@@ -47,9 +49,32 @@ Result<Output> service_list(Context& ctx, Words args) {
     auto inv = inventory(ctx);
     if (!inv) return inv.error();
     Output out{json::array(), ""};
+    // With -j, each backend's source and TTL, which only the daemon knows
+    // (the maps hold what is in force, not where it came from): added when
+    // the daemon answers, left out when it is down.
+    std::map<std::pair<std::string, std::string>, json> live;
+    if (ctx.opts.json && ::access(ctx.opts.socket.c_str(), F_OK) == 0)
+        if (auto all = api_call(ctx, "GET", "/v1/services"); all && all->contains("services"))
+            for (auto& sj : (*all)["services"]) {
+                std::pair<std::string, std::string> key{sj.value("namespace", ""), sj.value("name", "")};
+                live[std::move(key)] = std::move(sj);  // the key first: `=` moves its right side before
+            }
     Table t({"NAMESPACE", "NAME", "VIP:PORT", "PROTO", "ALGORITHM", "BACKENDS", "CONNECTIONS", "NO-BACKEND"});
     for (const auto& s : inv->services) {
         json j = service_json(s, false);
+        if (auto it = live.find({s.ns, s.name}); it != live.end()) {
+            j["source"] = it->second.value("source", "");
+            json eps = json::array();
+            for (const auto& b : it->second.value("backends", json::array()))
+                eps.push_back({{"id", b.value("id", "")},
+                               {"address", b.value("address", "")},
+                               {"port", b.value("port", 0)},
+                               {"weight", b.value("weight", 1)},
+                               {"source", b.value("source", "")},
+                               {"ttl", b.contains("ttl") ? b["ttl"] : json(nullptr)},
+                               {"ttl_left", b.contains("ttl_left") ? b["ttl_left"] : json(nullptr)}});
+            j["endpoints"] = std::move(eps);
+        }
         t.row({s.ns, s.name, s.endpoint(), to_string(s.protocol), to_string(s.algorithm),
                std::to_string(j["active_backends"].get<size_t>()) + "/" + std::to_string(s.backends.size()),
                std::to_string(s.stats.connections), std::to_string(s.stats.no_backend)});
