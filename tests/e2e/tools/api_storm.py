@@ -4,7 +4,7 @@ connection over its Unix socket): N register + deregister pairs of ids
 under one service, bounded in count and time. Prints a JSON summary:
 requests, non-2xx replies, elapsed seconds, per-request latency p50/p99 (ms).
 
-  api_storm.py SOCKET NAMESPACE SERVICE COUNT ADDRESS PORT_BASE [SECONDS]
+  api_storm.py SOCKET NAMESPACE SERVICE COUNT ADDRESS PORT_BASE [SECONDS] [WEIGHT]
 """
 import http.client
 import json
@@ -28,6 +28,7 @@ class UnixConnection(http.client.HTTPConnection):
 def main():
     sock, ns, svc, count, address, port_base = sys.argv[1:7]
     limit = float(sys.argv[7]) if len(sys.argv) > 7 else 60.0
+    weight = int(sys.argv[8]) if len(sys.argv) > 8 else 1
     count, port_base = int(count), int(port_base)
     conn = UnixConnection(sock)
     bad, lat, n = 0, [], 0
@@ -36,7 +37,7 @@ def main():
         if time.monotonic() - start > limit:
             break
         ident = f"storm-{i}"
-        body = json.dumps({"address": address, "port": port_base + (i % 1000), "ttl": 60})
+        body = json.dumps({"address": address, "port": port_base + (i % 1000), "ttl": 60, "weight": weight})
         for method, path, data in (
             ("PUT", f"/v1/services/{ns}/{svc}/endpoints/{ident}", body),
             ("DELETE", f"/v1/services/{ns}/{svc}/endpoints/{ident}", None),
