@@ -304,7 +304,13 @@ t_storm() {
     sleep 2.5  # the daemon gives freed heap back every 2 s
     rss1=$(awk '/VmRSS/ {print $2}' "/proc/$HL_DAEMON_PID/status")
     hl_log "hoplessd VmRSS before the storm ${rss0} kB, after ${rss1} kB"
-    ((rss1 < rss0 + 4096)) || hl_fail "memory did not come back: ${rss0} kB before, ${rss1} kB after"
+    # Under AddressSanitizer freed memory sits in its quarantine, never given
+    # back: the figure means nothing there.
+    if ldd "$HOPLESSD" 2>/dev/null | grep -q libasan; then
+        hl_log "(a sanitizer build: memory not checked)"
+    else
+        ((rss1 < rss0 + 4096)) || hl_fail "memory did not come back: ${rss0} kB before, ${rss1} kB after"
+    fi
 }
 
 hl_run_selected register:t_register ttl:t_ttl restart:t_restart apiservice:t_apiservice bad:t_bad storm:t_storm -- "$@"
