@@ -317,11 +317,13 @@ hl_wait_log() {
 
 hl_count_log() { grep -cE -- "$2" "$1" 2>/dev/null || true; }  # FILE PATTERN
 
-hl_free_port() {  # [ADDR]: a TCP port nobody listens on (random, bounded tries)
+hl_free_port() {  # [ADDR]: a TCP port nobody uses (random, bounded tries)
     local i p
     for ((i = 0; i < 50; i++)); do
-        p=$((20000 + RANDOM % 40000))
-        if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
+        # Below the ephemeral range (32768-60999 here): a port picked there
+        # can be taken by any outgoing connection before the server binds it.
+        p=$((20000 + RANDOM % 12700))
+        if ! ss -Htan "sport = :$p" 2>/dev/null | grep -q .; then
             echo "$p"
             return 0
         fi
