@@ -138,9 +138,7 @@ Reply ApiHandler::put_endpoint(const std::string& ns, const std::string& name, c
     Registry::Name n{ns, name};
     Registration reg{id, spec.address, spec.port, spec.weight, spec.ttl_s, {}};
     std::optional<Registration> before;
-    if (const auto* regs = d_.registry().registrations(n))
-        for (const auto& r : *regs)
-            if (r.id == id) before = r;
+    if (const auto* r = d_.registry().find_registration(n, id)) before = *r;
     auto r = d_.registry().register_endpoint(n, reg, Clock::now());
     if (auto* e = std::get_if<RegistryError>(&r)) return from(*e);
     if (auto st = d_.apply_dirty("api: register"); !st) {
@@ -162,21 +160,17 @@ Reply ApiHandler::heartbeat(const std::string& ns, const std::string& name, cons
     auto r = d_.registry().heartbeat(n, id, Clock::now());
     if (auto* e = std::get_if<RegistryError>(&r)) return from(*e);
     json body{{"id", id}};
-    if (const auto* regs = d_.registry().registrations(n))
-        for (const auto& reg : *regs)
-            if (reg.id == id) {
-                body["ttl"] = reg.ttl_s ? json(*reg.ttl_s) : json(nullptr);
-                body["ttl_left"] = ttl_left(reg);
-            }
+    if (const auto* reg = d_.registry().find_registration(n, id)) {
+        body["ttl"] = reg->ttl_s ? json(*reg->ttl_s) : json(nullptr);
+        body["ttl_left"] = ttl_left(*reg);
+    }
     return Reply::ok(std::move(body));
 }
 
 Reply ApiHandler::delete_endpoint(const std::string& ns, const std::string& name, const std::string& id) {
     Registry::Name n{ns, name};
     std::optional<Registration> before;
-    if (const auto* regs = d_.registry().registrations(n))
-        for (const auto& r : *regs)
-            if (r.id == id) before = r;
+    if (const auto* r = d_.registry().find_registration(n, id)) before = *r;
     auto r = d_.registry().deregister(n, id);
     if (auto* e = std::get_if<RegistryError>(&r)) return from(*e);
     if (auto st = d_.apply_dirty("api: deregister"); !st) {

@@ -72,26 +72,14 @@ Status Daemon::start(const Config& cfg) {
     std::set<Reconciler::ServiceName> all;
     for (const auto& n : registry_.take_dirty()) all.insert(n);
     for (const auto& [n, rec] : reconciler_->services()) all.insert(n);
-    std::vector<Reconciler::ServiceName> names(all.begin(), all.end());
-    std::vector<std::optional<Service>> desired;
-    desired.reserve(names.size());
-    std::vector<Reconciler::ServiceChange> changes;
-    changes.reserve(names.size());
-    for (const auto& n : names) desired.push_back(registry_.desired(n));
-    for (size_t i = 0; i < names.size(); ++i) changes.push_back({names[i], desired[i] ? &*desired[i] : nullptr});
-    auto report = reconciler_->apply_services(changes, vip_pool_);
+    auto report = apply_names({all.begin(), all.end()});
     if (!report) return report.error();
-    desired.clear();
     if (auto st = reconciler_->apply_attachments(cfg.attach); !st) return st;
     attach_ = cfg.attach;
     spdlog::info("config {} applied in {} us: {} services ({} added, {} changed, {} removed), {} map writes",
                  opts_.config, us_since(t0), registry_.names().size(), report->added, report->changed,
                  report->removed, report->map_writes);
     counters_.reloads_ok++;
-    std::vector<Doomed> doomed;
-    for (const auto& r : report->removed_backends) doomed.push_back({r.backend_id, r.service_id});
-    terminate(doomed, "removed");
-    track_drains(names, *report);
     dns_cfg_ = cfg.dns;  // the responder starts in run(); its service now
     sync_dns();
     return ok_status();
@@ -104,10 +92,9 @@ std::vector<std::string> Daemon::attached_paths() const {
     return out;
 }
 
-Status Daemon::apply_dirty(const char* why) {
-    auto names = registry_.take_dirty();
-    if (names.empty()) return ok_status();
-    auto t0 = std::chrono::steady_clock::now();
+// The registry's current wish for each named service, to the kernel; then
+// the sockets of backends that left are ended and drains are tracked.
+Result<ApplyReport> Daemon::apply_names(const std::vector<Reconciler::ServiceName>& names) {
     std::vector<std::optional<Service>> desired;
     desired.reserve(names.size());
     for (const auto& n : names) desired.push_back(registry_.desired(n));
@@ -115,16 +102,25 @@ Status Daemon::apply_dirty(const char* why) {
     changes.reserve(names.size());
     for (size_t i = 0; i < names.size(); ++i) changes.push_back({names[i], desired[i] ? &*desired[i] : nullptr});
     auto report = reconciler_->apply_services(changes, vip_pool_);
+    if (!report) return report;
+    std::vector<Doomed> doomed;
+    for (const auto& r : report->removed_backends) doomed.push_back({r.backend_id, r.service_id});
+    terminate(doomed, "removed");
+    track_drains(names, *report);
+    return report;
+}
+
+Status Daemon::apply_dirty(const char* why) {
+    auto names = registry_.take_dirty();
+    if (names.empty()) return ok_status();
+    auto t0 = std::chrono::steady_clock::now();
+    auto report = apply_names(names);
     if (!report) {
         spdlog::error("{}: applying {} services failed: {}", why, names.size(), report.error().what());
         return report.error();
     }
     spdlog::debug("{}: {} services applied in {} us ({} added, {} changed, {} removed), {} map writes", why,
                   names.size(), us_since(t0), report->added, report->changed, report->removed, report->map_writes);
-    std::vector<Doomed> doomed;
-    for (const auto& r : report->removed_backends) doomed.push_back({r.backend_id, r.service_id});
-    terminate(doomed, "removed");
-    track_drains(names, *report);
     if (report->added || report->removed) sync_dns();
     return ok_status();
 }

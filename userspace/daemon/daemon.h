@@ -58,6 +58,7 @@ private:
     void start_metrics(const std::string& listen);
     void start_control(const std::string& socket);
     void start_dns(const std::optional<DnsConfig>& cfg);
+    Result<ApplyReport> apply_names(const std::vector<Reconciler::ServiceName>& names);
     void terminate(const std::vector<Doomed>& doomed, const char* why);
     void track_drains(const std::vector<Reconciler::ServiceName>& touched, const ApplyReport& report);
     void check_drains();

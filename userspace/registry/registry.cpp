@@ -341,6 +341,13 @@ const std::vector<Registration>* Registry::registrations(const Name& n) const {
     return it == entries_.end() ? nullptr : &it->second.regs;
 }
 
+const Registration* Registry::find_registration(const Name& n, const std::string& id) const {
+    const auto* regs = registrations(n);
+    if (!regs) return nullptr;
+    auto it = std::lower_bound(regs->begin(), regs->end(), id, by_id);
+    return it != regs->end() && it->id == id ? &*it : nullptr;
+}
+
 std::vector<Registry::Name> Registry::take_dirty() {
     std::vector<Name> out(dirty_.begin(), dirty_.end());
     dirty_.clear();

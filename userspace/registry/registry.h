@@ -97,6 +97,7 @@ public:
     std::optional<ServiceView> view(const Name& name) const;
     std::vector<Name> names() const;
     const std::vector<Registration>* registrations(const Name& name) const;
+    const Registration* find_registration(const Name& name, const std::string& id) const;
     size_t registration_count() const { return registration_count_; }
 
     // Names changed since the last call, each once.
