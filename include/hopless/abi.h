@@ -41,6 +41,7 @@
 #define HL_ALGO_RANDOM      0
 #define HL_ALGO_ROUND_ROBIN 1
 #define HL_ALGO_WEIGHTED    2
+#define HL_ALGO_LEAST_CONN  3 /* least_connections: of two random slots, the backend with fewer active connections */
 
 /* Backend states (struct hl_backend.state). Only ACTIVE takes new connects;
  * the reconciler leaves the others out of the slot table, and the datapath
@@ -139,6 +140,39 @@ struct hl_sock_meta {
 	__u32 service_id;
 	__u32 backend_id;
 	__u32 pad2;
+};
+
+/* ---- connection lifecycle (sockops) and outlier detection --------------
+ *
+ * Per backend, shared by every CPU (ARRAY hl_belive_v1, indexed by backend
+ * id): live figures the datapath itself reads, so not per-CPU.
+ * `active` is what least_connections compares; `consecutive_failures` is
+ * what outlier detection ejects on: the sockops program adds one for each
+ * failed connect of a redirected socket and sets it to 0 on an established
+ * one; hoplessd sets it to 0 when it ejects the backend, so a backend that
+ * comes back starts afresh. */
+struct hl_backend_live {
+	__s64 active;               /* redirected TCP connections established and not yet closed */
+	__u32 consecutive_failures; /* connect failures in a row */
+	__u32 pad;
+};
+
+/* Why a connect or connection failed (event `reason`, metric label). */
+#define HL_REASON_REFUSED 1  /* RST in answer to the SYN: nothing listens */
+#define HL_REASON_TIMEOUT 2  /* no answer within connect_timeout (or the kernel's SYN retries) */
+#define HL_REASON_RESET   3  /* reset after the connection was established */
+#define HL_REASON_OTHER   4  /* any other error (unreachable, ...) */
+
+/* One failed connect of a redirected socket (RINGBUF hl_events_v1, read by
+ * hoplessd's outlier detection; a handful of records per failure, none per
+ * successful connection, so the datapath's cost per connection is nil). */
+struct hl_connect_failure {
+	__u64 ts_ns;                /* bpf_ktime_get_ns() */
+	__u32 service_id;
+	__u32 backend_id;
+	__u32 consecutive_failures; /* the backend's count after this one */
+	__u8  reason;               /* HL_REASON_REFUSED / _TIMEOUT / _OTHER */
+	__u8  pad[3];
 };
 
 /* Names for the CLI and for adoption after a restart (never read by BPF). */

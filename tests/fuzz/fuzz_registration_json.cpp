@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "control/bodies.h"
-#include "control/service_item.h"
+#include "discovery/service_json.h"
 #include "discovery/config_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)hl::control::parse_cgroup_body(text, false);
     if (auto s = hl::control::parse_service_body(text, "default", "web")) {
         if (s->ns != "default" || s->name != "web") __builtin_trap();
-        auto back = hl::parse_service_item(hl::control::service_item_json(*s).dump());
+        auto back = hl::parse_service_item(hl::service_to_json(*s).dump());
         if (!back || !(*back == *s)) __builtin_trap();
     }
     return 0;

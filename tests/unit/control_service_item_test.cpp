@@ -1,8 +1,8 @@
-// service_item_json(): what `hopless service apply` sends is read back by
+// service_to_json(): what `hopless service apply` sends is read back by
 // the daemon (parse_service_item) as the very Service the CLI parsed.
 #include <gtest/gtest.h>
 
-#include "control/service_item.h"
+#include "discovery/service_json.h"
 #include "discovery/config_file.h"
 
 namespace {
@@ -26,12 +26,12 @@ TEST(ControlServiceItem, RoundTripsThroughTheParser) {
     ASSERT_TRUE(doc.ok()) << doc.error().what();
     ASSERT_EQ(doc->size(), 2u);
     for (const auto& s : *doc) {
-        std::string text = hl::control::service_item_json(s).dump();
+        std::string text = hl::service_to_json(s).dump();
         auto back = hl::parse_service_item(text);
         ASSERT_TRUE(back.ok()) << text << ": " << back.error().what();
         EXPECT_EQ(*back, s) << text;
     }
-    EXPECT_FALSE(hl::control::service_item_json((*doc)[1]).contains("vip"));  // still allocated from the pool
+    EXPECT_FALSE(hl::service_to_json((*doc)[1]).contains("vip"));  // still allocated from the pool
 }
 
 }  // namespace

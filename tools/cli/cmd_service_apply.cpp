@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "cli.h"
-#include "control/service_item.h"
+#include "discovery/service_json.h"
 #include "discovery/config_file.h"
 
 namespace hl::cli {
@@ -39,7 +39,7 @@ Result<Output> service_apply(Context& ctx, Words args) {
     std::string done;
     for (const auto& s : *services) {
         std::string id = s.ns + "/" + s.name;
-        auto r = api_call(ctx, "PUT", service_target(s.ns, s.name), control::service_item_json(s));
+        auto r = api_call(ctx, "PUT", service_target(s.ns, s.name), service_to_json(s));
         if (!r)
             return Error{id + ": " + r.error().message + (done.empty() ? "" : " (applied before it: " + done + ")"),
                          0};

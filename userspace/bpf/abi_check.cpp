@@ -39,3 +39,8 @@ HL_LAYOUT(hl_affinity_key, 24);
 HL_LAYOUT(hl_affinity, 16);
 HL_LAYOUT(hl_revnat_key, 32);
 HL_LAYOUT(hl_revnat, 32);
+HL_LAYOUT(hl_backend_live, 16);
+HL_AT(hl_backend_live, consecutive_failures, 8);
+HL_LAYOUT(hl_connect_failure, 24);
+HL_AT(hl_connect_failure, consecutive_failures, 16);
+HL_AT(hl_connect_failure, reason, 20);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -127,6 +128,103 @@ public:
         return v;
     }
 
+    // Seconds as a decimal ("2", "0.5", at most 3 decimals), in milliseconds.
+    std::optional<uint32_t> seconds_ms(const YamlNode& n, const Path& path, uint32_t lo_ms, uint32_t hi_ms) {
+        auto range = [&] {
+            auto sec = [](uint32_t ms) {
+                std::string t = std::to_string(ms / 1000);
+                if (ms % 1000) {
+                    char frac[8];
+                    std::snprintf(frac, sizeof frac, ".%03u", ms % 1000);
+                    t += frac;
+                    while (t.back() == '0') t.pop_back();
+                }
+                return t;
+            };
+            return " (" + sec(lo_ms) + "-" + sec(hi_ms) + ")";
+        };
+        if (!n.is_scalar()) {
+            fail(path, "expected seconds" + range() + ", got " + show(n));
+            return std::nullopt;
+        }
+        const std::string& s = n.scalar();
+        auto dot = s.find('.');
+        std::string_view whole(s.data(), dot == std::string::npos ? s.size() : dot);
+        std::string_view frac = dot == std::string::npos ? std::string_view() : std::string_view(s).substr(dot + 1);
+        uint64_t w = 0, f = 0;
+        bool ok = !whole.empty() && whole.size() <= 9 && frac.size() <= 3 && (dot == std::string::npos || !frac.empty());
+        if (ok) {
+            auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), w);
+            ok = ec == std::errc() && p == whole.data() + whole.size();
+        }
+        if (ok && !frac.empty()) {
+            auto [p, ec] = std::from_chars(frac.data(), frac.data() + frac.size(), f);
+            ok = ec == std::errc() && p == frac.data() + frac.size();
+            for (size_t i = frac.size(); i < 3; ++i) f *= 10;
+        }
+        uint64_t ms = w * 1000 + f;
+        if (!ok || ms < lo_ms || ms > hi_ms) {
+            fail(path, "'" + s + "' is not seconds" + range());
+            return std::nullopt;
+        }
+        return static_cast<uint32_t>(ms);
+    }
+
+    HealthCheck health_check(const YamlNode& n, const Path& at) {
+        HealthCheck h;
+        if (!expect_map(n, at,
+                        {"protocol", "path", "interval", "timeout", "healthy_threshold", "unhealthy_threshold", "netns"}))
+            return h;
+        if (n["protocol"])
+            if (auto v = str(n["protocol"], at / "protocol")) {
+                if (auto p = parse_health_protocol(*v)) h.protocol = *p;
+                else fail(at / "protocol", "'" + *v + "' is not a health check protocol (tcp, http)");
+            }
+        if (n["path"])
+            if (auto v = str(n["path"], at / "path")) {
+                // Sent as the request target: no spaces, control characters or absolute URLs.
+                bool ok = !v->empty() && (*v)[0] == '/' && v->size() <= 1024;
+                for (char c : *v) ok = ok && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+                if (ok) h.path = *v;
+                else fail(at / "path", "'" + *v + "' is not a request path (starts with '/', no spaces, at most 1024)");
+            }
+        if (n["interval"])
+            if (auto v = seconds_ms(n["interval"], at / "interval", 100, 3600 * 1000)) h.interval_ms = *v;
+        if (n["timeout"])
+            if (auto v = seconds_ms(n["timeout"], at / "timeout", 10, 3600 * 1000)) h.timeout_ms = *v;
+        if (n["healthy_threshold"])
+            if (auto v = uint(n["healthy_threshold"], at / "healthy_threshold", 1, 1000, "a count"))
+                h.healthy_threshold = static_cast<uint16_t>(*v);
+        if (n["unhealthy_threshold"])
+            if (auto v = uint(n["unhealthy_threshold"], at / "unhealthy_threshold", 1, 1000, "a count"))
+                h.unhealthy_threshold = static_cast<uint16_t>(*v);
+        if (n["netns"])
+            if (auto v = str(n["netns"], at / "netns")) {
+                // A name under /run/netns (as `ip netns` makes them) or an absolute path.
+                bool ok = !v->empty() && v->size() < 256 && *v != "." && *v != "..";
+                if (ok && (*v)[0] != '/')
+                    for (char c : *v) ok = ok && c != '/';
+                if (ok) h.netns = *v;
+                else fail(at / "netns", "'" + *v + "' is not a network namespace name or absolute path");
+            }
+        return h;
+    }
+
+    OutlierDetection outlier_detection(const YamlNode& n, const Path& at) {
+        OutlierDetection o;
+        if (!expect_map(n, at, {"consecutive_failures", "base_ejection_time", "max_ejection_percent"})) return o;
+        if (n["consecutive_failures"])
+            if (auto v = uint(n["consecutive_failures"], at / "consecutive_failures", 1, 1000, "a count"))
+                o.consecutive_failures = static_cast<uint32_t>(*v);
+        if (n["base_ejection_time"])
+            if (auto v = seconds_ms(n["base_ejection_time"], at / "base_ejection_time", 100, 300 * 1000))
+                o.base_ejection_time_ms = *v;
+        if (n["max_ejection_percent"])
+            if (auto v = uint(n["max_ejection_percent"], at / "max_ejection_percent", 0, 100, "a percentage"))
+                o.max_ejection_percent = static_cast<uint8_t>(*v);
+        return o;
+    }
+
     std::optional<IpAddress> address(const YamlNode& n, const Path& path) {
         auto s = str(n, path);
         if (!s) return std::nullopt;
@@ -159,7 +257,7 @@ public:
     Service service(const YamlNode& n, const Path& path) {
         Service s;
         if (!expect_map(n, path, {"name", "namespace", "vip", "port", "protocol", "algorithm", "backends", "affinity",
-                                  "drain_timeout"}))
+                                  "drain_timeout", "connect_timeout", "prefer", "health_check", "outlier_detection"}))
             return s;
         if (!n["name"]) fail(path / "name", "missing");
         else if (auto v = str(n["name"], path / "name")) s.name = *v;
@@ -176,7 +274,9 @@ public:
         if (n["algorithm"])
             if (auto v = str(n["algorithm"], path / "algorithm")) {
                 if (auto a = parse_algorithm(*v)) s.algorithm = *a;
-                else fail(path / "algorithm", "'" + *v + "' is not an algorithm (random, round_robin, weighted)");
+                else
+                    fail(path / "algorithm",
+                         "'" + *v + "' is not an algorithm (random, round_robin, weighted, least_connections)");
             }
         if (n["affinity"]) {
             const auto& a = n["affinity"];
@@ -190,6 +290,17 @@ public:
         if (n["drain_timeout"])
             if (auto t = uint(n["drain_timeout"], path / "drain_timeout", 0, 86400 * 7, "a timeout in seconds"))
                 s.drain_timeout_s = static_cast<uint32_t>(*t);
+        if (n["connect_timeout"])
+            if (auto t = seconds_ms(n["connect_timeout"], path / "connect_timeout", 100, 600 * 1000))
+                s.connect_timeout_ms = *t;
+        if (n["prefer"])
+            if (auto v = str(n["prefer"], path / "prefer")) {
+                if (auto p = parse_prefer(*v)) s.prefer = *p;
+                else fail(path / "prefer", "'" + *v + "' is not a preference (any, local)");
+            }
+        if (n["health_check"]) s.health_check = health_check(n["health_check"], path / "health_check");
+        if (n["outlier_detection"])
+            s.outlier_detection = outlier_detection(n["outlier_detection"], path / "outlier_detection");
         if (n["backends"]) {
             const auto& bs = n["backends"];
             const Path at = path / "backends";
@@ -241,6 +352,31 @@ public:
         return d;
     }
 
+    EtcdConfig etcd(const YamlNode& n, const Path& at) {
+        EtcdConfig e;
+        if (!expect_map(n, at, {"endpoints", "prefix", "host", "lease_ttl"})) return e;
+        if (!n["endpoints"]) fail(at / "endpoints", "missing");
+        else {
+            const auto& es = n["endpoints"];
+            const Path ep = at / "endpoints";
+            if (!es.is_sequence()) fail(ep, "expected a list, got " + show(es));
+            else
+                for (size_t i = 0; i < es.size(); ++i)
+                    if (auto v = str(es[i], ep[i])) e.endpoints.push_back(*v);
+        }
+        if (n["prefix"])
+            if (auto v = str(n["prefix"], at / "prefix")) {
+                if (v->empty() || (*v)[0] != '/') fail(at / "prefix", "'" + *v + "' is not a key prefix (starts with '/')");
+                else e.prefix = *v;
+            }
+        if (n["host"])
+            if (auto v = str(n["host"], at / "host")) e.host = *v;
+        if (n["lease_ttl"])
+            if (auto v = uint(n["lease_ttl"], at / "lease_ttl", 2, 3600, "a lease TTL in seconds"))
+                e.lease_ttl_s = static_cast<uint32_t>(*v);
+        return e;
+    }
+
     Config config(const YamlNode& root, const CgroupCheck& check_cgroup, Reader& items) {
         Config c;
         const Path top;
@@ -248,8 +384,8 @@ public:
             fail(top / "services", "missing (the file is empty)");
             return c;
         }
-        if (!expect_map(root, top, {"pin_dir", "state_dir", "vip_pool", "metrics", "control", "attach", "dns", "services",
-                                    "maps"}))
+        if (!expect_map(root, top, {"pin_dir", "state_dir", "vip_pool", "metrics", "control", "attach", "dns", "etcd",
+                                    "services", "maps"}))
             return c;
         if (root["pin_dir"])
             if (auto v = str(root["pin_dir"], top / "pin_dir")) {
@@ -318,6 +454,7 @@ public:
                 }
         }
         if (root["dns"]) c.dns = dns(root["dns"], top / "dns");
+        if (root["etcd"]) c.etcd = etcd(root["etcd"], top / "etcd");
         if (!root["services"]) fail(top / "services", "missing");
         else {
             const auto& ss = root["services"];

@@ -32,6 +32,15 @@ struct DnsConfig {
     bool operator==(const DnsConfig&) const = default;
 };
 
+// etcd: the registry a cluster's hosts share (DESIGN.md "Config", docs/ETCD.md).
+struct EtcdConfig {
+    std::vector<std::string> endpoints;  // "http://HOST:PORT", at least one
+    std::string prefix = "/hopless";     // keys live under <prefix>/v1/
+    std::string host;                    // this host's name; empty: the hostname
+    uint32_t lease_ttl_s = 10;           // a dead host's endpoints leave after this
+    bool operator==(const EtcdConfig&) const = default;
+};
+
 struct Config {
     std::string pin_dir = "/sys/fs/bpf/hopless";
     IpPrefix vip_pool = *IpPrefix::parse("127.255.0.0/16");
@@ -41,6 +50,7 @@ struct Config {
     MapLimits maps;
     std::vector<Attachment> attach;
     std::optional<DnsConfig> dns;
+    std::optional<EtcdConfig> etcd;
     std::vector<Service> services;
 };
 

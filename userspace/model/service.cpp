@@ -9,6 +9,7 @@ const char* to_string(Algorithm a) {
         case Algorithm::Random: return "random";
         case Algorithm::RoundRobin: return "round_robin";
         case Algorithm::Weighted: return "weighted";
+        case Algorithm::LeastConnections: return "least_connections";
     }
     return "?";
 }
@@ -22,6 +23,22 @@ const char* to_string(BackendState s) {
     return "?";
 }
 
+const char* to_string(Prefer p) { return p == Prefer::Local ? "local" : "any"; }
+
+const char* to_string(HealthProtocol p) { return p == HealthProtocol::Http ? "http" : "tcp"; }
+
+std::optional<Prefer> parse_prefer(std::string_view s) {
+    if (s == "any") return Prefer::Any;
+    if (s == "local") return Prefer::Local;
+    return std::nullopt;
+}
+
+std::optional<HealthProtocol> parse_health_protocol(std::string_view s) {
+    if (s == "tcp") return HealthProtocol::Tcp;
+    if (s == "http") return HealthProtocol::Http;
+    return std::nullopt;
+}
+
 std::optional<Protocol> parse_protocol(std::string_view s) {
     if (s == "tcp") return Protocol::Tcp;
     if (s == "udp") return Protocol::Udp;
@@ -32,6 +49,7 @@ std::optional<Algorithm> parse_algorithm(std::string_view s) {
     if (s == "random") return Algorithm::Random;
     if (s == "round_robin") return Algorithm::RoundRobin;
     if (s == "weighted") return Algorithm::Weighted;
+    if (s == "least_connections") return Algorithm::LeastConnections;
     return std::nullopt;
 }
 

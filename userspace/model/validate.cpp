@@ -158,6 +158,19 @@ void validate_config(const Config& c, std::vector<std::string>& errors) {
             errors.push_back(at() + ".vip: " + s.vip->with_port(s.port) + "/" + to_string(s.protocol) +
                              " is already used by services[" + std::to_string(same_vip[i]) + "] in namespace '" +
                              s.ns + "'");
+        if (s.protocol == Protocol::Udp) {
+            if (s.algorithm == Algorithm::LeastConnections)
+                errors.push_back(at() + ".algorithm: 'least_connections' counts TCP connections; service '" + s.name +
+                                 "' is udp");
+            if (s.connect_timeout_ms)
+                errors.push_back(at() + ".connect_timeout: applies to TCP connects; service '" + s.name + "' is udp");
+            if (s.health_check)
+                errors.push_back(at() + ".health_check: probes are TCP connects or HTTP requests; service '" + s.name +
+                                 "' is udp");
+        }
+        if (s.health_check && s.health_check->timeout_ms > s.health_check->interval_ms)
+            errors.push_back(at() + ".health_check.timeout: " + std::to_string(s.health_check->timeout_ms) +
+                             " ms is longer than its interval (" + std::to_string(s.health_check->interval_ms) + " ms)");
         const auto& bs = s.backends;
         // An endpoint listed twice: compared pairwise among a service's few
         // backends, sorted when there are many.
@@ -198,6 +211,14 @@ void validate_config(const Config& c, std::vector<std::string>& errors) {
         if (!cgroups.insert(a.cgroup).second) errors.push_back(at + ".cgroup: '" + a.cgroup + "' is attached twice");
     }
     if (c.dns) validate_dns(c, errors);
+    if (c.etcd) {
+        const EtcdConfig& e = *c.etcd;
+        if (e.endpoints.empty()) errors.push_back("etcd.endpoints: needs at least one http://HOST:PORT");
+        if (!e.host.empty() && !valid_name(e.host))
+            errors.push_back("etcd.host: '" + e.host + "' is not a name (1-63 of A-Z a-z 0-9 - _ .)");
+        if (e.prefix.size() > 1 && e.prefix.back() == '/')
+            errors.push_back("etcd.prefix: '" + e.prefix + "' ends with '/'");
+    }
 }
 
 }  // namespace hl
