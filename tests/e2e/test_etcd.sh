@@ -25,6 +25,9 @@
 #               c lists again and holds exactly what the others hold
 #   members     a three-member etcd, the leader killed: the hosts carry on
 #               through the other two
+#   prefer      prefer: local: each host's client takes its own host's task,
+#               a host without one spreads over the others, and a host whose
+#               own task stops taking connects fails over and comes back
 #
 # Leases are 2 s (lease_ttl's minimum) so that the file runs in well under a
 # minute and a half. Last line "N passed, M failed"; 77 without root, BPF or
@@ -381,12 +384,47 @@ t_members() {
     hl_assert_eq 4 "$(($(count host-b "$out") + $(count host-b-2 "$out")))" "c's client after the member died"
 }
 
+t_prefer() {
+    local eps out show
+    hl_etcd_start eps prefer 1
+    cluster prefer "$eps"
+    api_ok a PUT /v1/services/default/web "{\"vip\":\"$VIP\",\"port\":$VPORT,\"prefer\":\"local\"}"
+    api_ok b PUT /v1/services/default/web/endpoints/b-1 "{\"address\":\"${ADDR[b]}\",\"port\":8080}"
+    api_ok c PUT /v1/services/default/web/endpoints/c-1 "{\"address\":\"${ADDR[c]}\",\"port\":8080}"
+    for h in a b c; do wait_backends "$h" web "${ADDR[b]}:8080 ${ADDR[c]}:8080 " 5; done
+    # Each host's client takes its own host's task; a, with none, all of them.
+    out="$(dial c 6)"
+    hl_assert_eq 6 "$(count host-c "$out")" "c's client with prefer: local"
+    out="$(dial b 6)"
+    hl_assert_eq 6 "$(count host-b "$out")" "b's client with prefer: local"
+    out="$(dial a 6)"
+    hl_assert_eq 3 "$(count host-b "$out")" "a has no task of its own: round robin over the others (b)"
+    hl_assert_eq 3 "$(count host-c "$out")" "a has no task of its own: round robin over the others (c)"
+    show="$("$HOPLESS" --pin-dir "${PIN[c]}" service show "$VIP:$VPORT")"
+    hl_assert_contains "$show" "prefer     local: this host's backends take new connects" "c's service show"
+    # c's own task takes no new connects (weight 0): c fails over to b's.
+    api_ok c PUT /v1/services/default/web/endpoints/c-1 "{\"address\":\"${ADDR[c]}\",\"port\":8080,\"weight\":0}"
+    _failover() { [[ "$("$HOPLESS" --pin-dir "${PIN[c]}" -j service show "$VIP:$VPORT" | jq -r .table)" == all ]]; }
+    hl_wait_for 5 _failover || hl_fail "c does not fail over"
+    out="$(dial c 4)"
+    hl_assert_eq 4 "$(count host-b "$out")" "c's client fails over to b's task"
+    hl_assert_contains "$("$HOPLESS" --pin-dir "${PIN[c]}" service show "$VIP:$VPORT")" "no backend of this host is usable" \
+        "c's service show during the fail-over"
+    api_ok c PUT /v1/services/default/web/endpoints/c-1 "{\"address\":\"${ADDR[c]}\",\"port\":8080,\"weight\":1}"
+    _back() { [[ "$("$HOPLESS" --pin-dir "${PIN[c]}" -j service show "$VIP:$VPORT" | jq -r .table)" == local ]]; }
+    hl_wait_for 5 _back || hl_fail "c does not come back to its own task"
+    out="$(dial c 4)"
+    hl_assert_eq 4 "$(count host-c "$out")" "c's client back on its own task"
+    hl_log "counted: c 6/6 own, b 6/6 own, a 3+3 spread, c 4/4 failed over, 4/4 back"
+}
+
 ALL=(
     "shared:t_shared"
     "hostdies:t_hostdies"
     "outage:t_outage"
     "compaction:t_compaction"
     "members:t_members"
+    "prefer:t_prefer"
 )
 hl_run_selected "${ALL[@]}" -- "$@"
 hl_summary

@@ -45,6 +45,8 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
         s.slot_count = v.slot_count;
         s.affinity_timeout_s = v.affinity_timeout_s;
         s.drain_timeout_s = v.drain_timeout_s;
+        s.prefer = v.flags & HL_SVC_F_PREFER_LOCAL ? Prefer::Local : Prefer::Any;
+        s.local_table = v.flags & HL_SVC_F_LOCAL_TABLE;
         if (with_stats) s.stats = sum_stats(maps.service_stats.lookup(v.id));
         index[v.id] = inv.services.size();
         inv.services.push_back(std::move(s));
@@ -63,6 +65,7 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
         v.spec.port = ntohs(b.port);
         v.spec.weight = b.weight;
         v.spec.state = static_cast<BackendState>(b.state);
+        v.spec.remote = b.flags & HL_BACKEND_F_REMOTE;
         v.slots = slot_counts[b.service_id][id];
         if (with_stats)
             for (const auto& c : maps.backend_stats.lookup(id)) v.connections += c.connections;
