@@ -17,8 +17,9 @@
 #               outlive the restart)
 #   outage      etcd SIGSTOPped, then SIGKILLed and restarted from its data
 #               dir, while c's client connects in a bounded loop: no failed
-#               connect, a's and c's maps unchanged meanwhile; a definition
-#               made during the outage is refused (503), a registration is
+#               connect, a's and c's maps unchanged meanwhile (c's daemon
+#               killed and restarted in the middle too); a definition made
+#               during the outage is refused (503), a registration is
 #               accepted and reaches the others once etcd is back
 #   compaction  c cut off from etcd (its proxy killed) while services and
 #               endpoints change and go, then `etcdctl compact`, then c back:
@@ -28,6 +29,9 @@
 #   prefer      prefer: local: each host's client takes its own host's task,
 #               a host without one spreads over the others, and a host whose
 #               own task stops taking connects fails over and comes back
+#   converge    a random sequence of 1,000 service and endpoint changes
+#               spread over the three hosts' APIs at once ends with identical
+#               kernel maps on all three (the CLI's -j dumps compared)
 #
 # Leases are 2 s (lease_ttl's minimum) so that the file runs in well under a
 # minute and a half. Last line "N passed, M failed"; 77 without root, BPF or
@@ -38,9 +42,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=tests/e2e/lib_etcd.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib_etcd.sh"
 
-hl_init curl nginx ip jq etcd etcdctl socat
+hl_init curl nginx ip jq etcd etcdctl socat python3
 
 LEASE_TTL=2
+CHURN="$(dirname "${BASH_SOURCE[0]}")/tools/etcd_churn.py"
 HOSTS=(a b c)
 VPORT=80
 declare -A SOCK PIN CFG LOG DPID NS CG ADDR METRICS DIRS
@@ -281,6 +286,13 @@ t_outage() {
     sleep "$LEASE_TTL"  # longer than a lease: nothing may expire for it
     hl_assert_eq "$ma" "$(maps a)" "a's maps while etcd is stopped"
     hl_assert_eq "$mc" "$(maps c)" "c's maps while etcd is stopped"
+    # c's daemon killed and started again while etcd is away: it serves the
+    # last state it saw (its cache in the state dir); the datapath never stopped.
+    kill -9 "${DPID[c]}"
+    wait "${DPID[c]}" 2>/dev/null
+    host_start c
+    hl_assert_contains "$(cat "${LOG[c]}")" "etcd: restored the last state seen" "c starts from its cache"
+    hl_assert_eq "$mc" "$(maps c)" "c's maps after a restart while etcd is stopped"
 
     hl_etcd_stop outage 0 KILL
     hl_etcd_restart outage 0
@@ -418,6 +430,35 @@ t_prefer() {
     hl_log "counted: c 6/6 own, b 6/6 own, a 3+3 spread, c 4/4 failed over, 4/4 back"
 }
 
+t_converge() {
+    local eps summary ma seed=$((RANDOM))
+    hl_etcd_start eps converge 1
+    cluster converge "$eps"
+    # The three hosts' APIs at once (334 + 333 + 333 changes), so that
+    # definitions race each other's compare-and-swap for real.
+    local h n pids=() i=0
+    for h in a b c; do
+        [[ "$h" == a ]] && n=334 || n=333
+        python3 "$CHURN" "$((seed + i))" "$n" 60 "${VIP%.1}." "$h=${SOCK[$h]}=${ADDR[$h]}" >"$HL_TMP/churn-$h" &
+        pids+=($!)
+        i=$((i + 1))
+    done
+    for i in "${pids[@]}"; do wait "$i" || hl_fail "a churn failed: $(cat "$HL_TMP"/churn-*)"; done
+    summary="$(jq -s -c '{ops: (map(.ops) | add), conflicts: (map(.conflicts) | add),
+        retries_exhausted: (map(.retries_exhausted) | add), seconds: (map(.seconds) | max),
+        status: (map(.status | to_entries) | add | group_by(.key) | map({(.[0].key): (map(.value) | add)}) | add)}' \
+        "$HL_TMP"/churn-a "$HL_TMP"/churn-b "$HL_TMP"/churn-c)"
+    hl_log "1,000 random changes over a, b and c at once (seed $seed): $summary"
+    hl_assert_eq 1000 "$(jq -r .ops <<<"$summary")" "changes made"
+    hl_assert_eq 0 "$(jq -r .retries_exhausted <<<"$summary")" "definitions that never got past a conflict"
+    _converged() {
+        ma="$(maps a)"
+        [[ "$ma" == "$(maps b)" && "$ma" == "$(maps c)" ]]
+    }
+    hl_wait_for 10 _converged || hl_fail "the hosts' maps differ: a: $(maps a) b: $(maps b) c: $(maps c)"
+    hl_log "identical kernel maps on a, b and c: $(jq -r 'length' <<<"$(head -n 1 <<<"$ma")") services, $(jq -r 'length' <<<"$(tail -n 1 <<<"$ma")") backends"
+}
+
 ALL=(
     "shared:t_shared"
     "hostdies:t_hostdies"
@@ -425,6 +466,7 @@ ALL=(
     "compaction:t_compaction"
     "members:t_members"
     "prefer:t_prefer"
+    "converge:t_converge"
 )
 hl_run_selected "${ALL[@]}" -- "$@"
 hl_summary

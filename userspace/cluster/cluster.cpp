@@ -65,6 +65,7 @@ Result<std::unique_ptr<Cluster>> Cluster::create(boost::asio::io_context& io, co
     EtcdSource::Options so;
     so.prefix = c->prefix_;
     so.self_host = c->host_;
+    so.cache_path = state_dir + "/etcd.cache";
     c->source_ = std::make_unique<EtcdSource>(io, *c->client_, reg, so, counters, std::move(changed));
     Publisher::Options po;
     po.prefix = c->prefix_;
@@ -77,9 +78,11 @@ Result<std::unique_ptr<Cluster>> Cluster::create(boost::asio::io_context& io, co
 
 Cluster::~Cluster() {
     client_.reset();  // first: no callback into the source or the publisher after this
+    source_->save_cache();  // what the next start serves until etcd answers
 }
 
 void Cluster::start() {
+    source_->load_cache();
     spdlog::info("etcd: host {}, prefix {}/v1/, endpoints {}", host_, prefix_ == "/" ? "" : prefix_,
                  client_->current_endpoint());
     source_->start();

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "cluster/etcd_cache.h"
 #include "discovery/etcd_layout.h"
 
 namespace hl::cluster {
@@ -52,7 +53,56 @@ EtcdSource::EtcdSource(boost::asio::io_context& io, etcd::EtcdClient& client, Re
       changed_(std::move(changed)),
       retry_timer_(io),
       away_timer_(io),
-      backoff_(opts_.retry_min) {}
+      backoff_(opts_.retry_min),
+      cache_timer_(io) {}
+
+void EtcdSource::load_cache() {
+    if (opts_.cache_path.empty()) return;
+    ListRun run;
+    auto h = read_etcd_cache(opts_.cache_path, opts_.prefix, [&](etcd::KeyValue kv) { add(run, kv); });
+    if (!h) {
+        if (h.error().err != ENOENT) spdlog::warn("etcd: cache not used: {}", h.error().what());
+        return;
+    }
+    size_t endpoints = 0;
+    for (const auto& g : run.snap.endpoints) endpoints += g.second.size();
+    const size_t services = run.snap.services.size();
+    (void)reg_.set_etcd_state(std::move(run.snap));
+    hosts_ = std::move(run.hosts);
+    spdlog::info("etcd: restored the last state seen (revision {}): {} services, {} endpoints of other hosts{}; in "
+                 "force until etcd's list replaces it",
+                 h->revision, services, endpoints, h->bad + run.skipped ? fmt::format(", {} lines skipped", h->bad + run.skipped) : "");
+}
+
+void EtcdSource::save_cache() {
+    if (opts_.cache_path.empty() || !cache_dirty_) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (auto st = save_etcd_cache(opts_.cache_path, opts_.prefix, revision_, reg_); !st) {
+        if (!cache_failed_) spdlog::warn("etcd: cannot keep the last state seen: {}", st.error().what());
+        cache_failed_ = true;
+        return;
+    }
+    cache_saved_ = std::chrono::steady_clock::now();
+    cache_cost_ = cache_saved_ - t0;
+    cache_failed_ = false;
+    cache_dirty_ = false;
+}
+
+// The cache follows the watch a moment later: at most one write a second,
+// and no more than 2% of the io thread's time (a write of a large
+// cluster's state takes a while).
+void EtcdSource::cache_changed() {
+    cache_dirty_ = true;
+    if (cache_pending_ || opts_.cache_path.empty()) return;
+    cache_pending_ = true;
+    auto gap = std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(1), cache_cost_ * 50);
+    cache_timer_.expires_at(std::max(std::chrono::steady_clock::now(), cache_saved_ + gap));
+    cache_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        cache_pending_ = false;
+        save_cache();
+    });
+}
 
 void EtcdSource::start() {
     // Away until the first list says otherwise (the log line only after a
@@ -156,6 +206,8 @@ void EtcdSource::finish_list(std::shared_ptr<ListRun> run) {
     spdlog::info("etcd: listed {} keys at revision {} in {:.0f} ms: {} services, {} endpoints of other hosts, {} hosts{}",
                  run->keys, run->revision, seconds_since(run->started) * 1000, services, endpoints, hosts_.size(),
                  run->skipped ? fmt::format(", {} keys skipped", run->skipped) : std::string());
+    cache_dirty_ = true;
+    save_cache();
     changed_("etcd list");
     watch();
 }
@@ -236,7 +288,9 @@ void EtcdSource::on_events(etcd::WatchBatch b) {
     }
     if (!b.events.empty()) revision_ = std::max(revision_, b.events.back().kv.mod_revision);
     spdlog::debug("etcd: {} puts, {} deletes up to revision {}", puts, deletes, revision_);
-    if (changed) changed_("etcd watch");
+    if (!changed) return;
+    cache_changed();
+    changed_("etcd watch");
 }
 
 void EtcdSource::on_status(const etcd::WatchStatus& st) {

@@ -43,13 +43,19 @@ public:
         int64_t page_size = 2000;  // keys per range call of a list
         std::chrono::milliseconds retry_min{250}, retry_max{2000};
         std::chrono::seconds away_log_every{30};
+        std::string cache_path;  // the last state seen, kept across restarts (etcd_cache.h); empty: none
     };
     EtcdSource(boost::asio::io_context& io, etcd::EtcdClient& client, Registry& reg, Options o,
                EtcdCounters& counters, Changed changed);
     EtcdSource(const EtcdSource&) = delete;
     EtcdSource& operator=(const EtcdSource&) = delete;
 
+    // The cached state of the last run into the registry (before start: it
+    // is in force until the first list replaces it).
+    void load_cache();
     void start();
+    // Writes the cache now (at exit).
+    void save_cache();
     // The last revision applied (list or watch): a write of this host whose
     // revision is not above it is in the registry already.
     int64_t revision() const { return revision_; }
@@ -74,6 +80,7 @@ private:
     void went_away(const std::string& why);
     void log_away();
     void skipped(const std::string& key, const std::string& why);
+    void cache_changed();
 
     boost::asio::io_context& io_;
     etcd::EtcdClient& client_;
@@ -96,6 +103,12 @@ private:
     std::string away_why_;
     std::set<std::string> hosts_;  // hosts/<host> keys seen: live hosts
     size_t skipped_logged_ = 0;    // bad keys logged since the last list (bounded)
+    bool cache_dirty_ = false;     // the registry's etcd part changed since the cache was written
+    bool cache_failed_ = false;    // logged once
+    bool cache_pending_ = false;   // a write is scheduled
+    std::chrono::steady_clock::duration cache_cost_{};  // how long the last write took
+    std::chrono::steady_clock::time_point cache_saved_{};
+    boost::asio::steady_timer cache_timer_;
 };
 
 }  // namespace hl::cluster

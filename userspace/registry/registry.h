@@ -128,6 +128,13 @@ public:
     };
     std::vector<std::string> set_etcd_state(EtcdSnapshot snap);
     size_t remote_endpoint_count() const { return remote_count_; }
+    // The etcd part as it stands: f(name, definition or nullptr, its
+    // mod_revision, other hosts' endpoints), in name order (the cache).
+    template <class F>
+    void for_each_etcd(F&& f) const {
+        for (const auto& [n, e] : entries_)
+            if (e.etcd) f(n, e.etcd->def.get(), e.etcd->revision, e.etcd->endpoints);
+    }
     // This host's registrations from (name, id) on, in order, until f
     // returns false (the publisher's walk, a batch at a time).
     template <class F>
