@@ -29,7 +29,7 @@ hl::Service svc(const std::string& name, const std::string& vip = "", std::vecto
 
 RemoteEndpoint ep(Registry& r, const std::string& host, const std::string& id, const std::string& addr,
                   uint16_t weight = 1) {
-    return RemoteEndpoint{r.host_id(host), id, *hl::IpAddress::parse(addr), 8080, weight};
+    return RemoteEndpoint{id, *hl::IpAddress::parse(addr), r.host_id(host), 8080, weight};
 }
 
 std::vector<std::string> backends(const Registry& r, const Name& n) {

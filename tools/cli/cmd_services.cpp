@@ -71,6 +71,7 @@ Result<Output> service_list(Context& ctx, Words args) {
                                {"port", b.value("port", 0)},
                                {"weight", b.value("weight", 1)},
                                {"source", b.value("source", "")},
+                               {"host", b.contains("host") ? b["host"] : json(nullptr)},
                                {"ttl", b.contains("ttl") ? b["ttl"] : json(nullptr)},
                                {"ttl_left", b.contains("ttl_left") ? b["ttl_left"] : json(nullptr)}});
             j["endpoints"] = std::move(eps);

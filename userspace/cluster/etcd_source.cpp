@@ -186,7 +186,7 @@ void EtcdSource::add(ListRun& run, const etcd::KeyValue& kv) {
         if (groups.empty() || groups.back().first.first != ek->ns || groups.back().first.second != ek->name)
             groups.emplace_back(Registry::Name{ek->ns, ek->name}, std::vector<RemoteEndpoint>{});
         groups.back().second.push_back(
-            RemoteEndpoint{reg_.host_id(ek->host), std::move(ek->id), v->address, v->port, v->weight});
+            RemoteEndpoint{std::move(ek->id), v->address, reg_.host_id(ek->host), v->port, v->weight});
     } else if (auto* hk = std::get_if<layout::HostKey>(&*k)) {
         run.hosts.insert(hk->host);
     }
@@ -249,7 +249,7 @@ bool EtcdSource::apply_put(const etcd::KeyValue& kv) {
             return false;
         }
         return reg_.put_remote_endpoint({ek->ns, ek->name},
-                                        RemoteEndpoint{reg_.host_id(ek->host), ek->id, v->address, v->port, v->weight});
+                                        RemoteEndpoint{ek->id, v->address, reg_.host_id(ek->host), v->port, v->weight});
     }
     if (auto* hk = std::get_if<layout::HostKey>(&*k)) {
         if (hosts_.insert(hk->host).second && hk->host != opts_.self_host) spdlog::info("etcd: host {} joined", hk->host);

@@ -50,15 +50,16 @@ struct Registration {
 
 // One endpoint another host registered, as etcd holds it (under that
 // host's lease). The host is an index into the registry's host names: a
-// cluster has few hosts and many endpoints.
+// cluster has few hosts and many endpoints (56 bytes each, in this order).
 struct RemoteEndpoint {
-    uint32_t host = 0;
     std::string id;
     IpAddress address;
+    uint32_t host = 0;
     uint16_t port = 0;
     uint16_t weight = 1;
     bool operator==(const RemoteEndpoint&) const = default;
 };
+static_assert(sizeof(RemoteEndpoint) <= 56, "RemoteEndpoint: one per other host's endpoint; keep it small");
 
 // Why a registry call was refused, so the API can pick its status code.
 enum class RegistryErrc : uint8_t { Invalid, NotFound, Conflict };

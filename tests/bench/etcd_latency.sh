@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Many hosts (issue 10): how long a registration on one host takes to reach
+# another host's kernel map through etcd. A real etcd (one member, Debian's
+# etcd-server, on a loopback port, its data dir under the run's temp dir)
+# and three hoplessd "hosts" a, b and c on this machine: a defines the
+# service, b registers and deregisters COUNT endpoints one after another, and
+# etcd_propagation times each from b's API call until c's pinned backends
+# map holds it (and, deregistered, no longer does). p50/p99/max as JSON and
+# a markdown row; the load average before and after (others may be
+# compiling on the same cores: say so when quoting the figures).
+#
+#   sudo tests/bench/etcd_latency.sh
+#   COUNT=1000 LEASE_TTL=10 HOPLESSD=build/hoplessd sudo -E tests/bench/etcd_latency.sh
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+hb_init etcd
+hb_find_hoplessd
+COUNT=${COUNT:-1000}
+LEASE_TTL=${LEASE_TTL:-10}
+command -v etcd >/dev/null || hb_die "etcd is not installed (tools/install-deps.sh: etcd-server)"
+BUILD=$(dirname "$HB_HOPLESSD")
+cmake --build "$BUILD" --target etcd_propagation >"$HB_TMP/prop-build.log" 2>&1 ||
+    { tail -n 20 "$HB_TMP/prop-build.log" >&2; hb_die "cannot build etcd_propagation in $BUILD"; }
+PROP=$BUILD/tests/bench/etcd_propagation
+
+free_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 12700))
+        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+    done
+    hb_die "no free port"
+}
+CPORT=$(free_port) PPORT=$(free_port)
+EP=http://127.0.0.1:$CPORT
+etcd --name m0 --data-dir "$HB_TMP/etcd" --listen-client-urls "$EP" --advertise-client-urls "$EP" \
+    --listen-peer-urls "http://127.0.0.1:$PPORT" --initial-advertise-peer-urls "http://127.0.0.1:$PPORT" \
+    --initial-cluster "m0=http://127.0.0.1:$PPORT" --logger zap --log-outputs stderr --log-level warn \
+    >"$HB_TMP/etcd.log" 2>&1 </dev/null &
+HB_PIDS+=($!)
+for ((i = 0; i < 100; i++)); do
+    curl -s --max-time 1 "$EP/health" | grep -q '"health":"true"' && break
+    sleep 0.1
+done
+curl -s --max-time 1 "$EP/health" | grep -q '"health":"true"' || hb_die "etcd did not start: $(tail -n 5 "$HB_TMP/etcd.log")"
+
+declare -A SOCK
+for h in a b c; do
+    cat >"$HB_TMP/$h.yaml" <<CFG
+metrics: { listen: "127.0.0.1:0" }
+etcd: { endpoints: [ "$EP" ], prefix: /$HB_ID, host: host-$h, lease_ttl: $LEASE_TTL }
+services: []
+CFG
+    hb_hoplessd "$h" "$HB_TMP/$h.yaml"
+    SOCK[$h]=$HB_SOCK
+done
+PIN_C=/sys/fs/bpf/$HB_ID-c
+curl -s --fail --unix-socket "${SOCK[a]}" -X PUT http://h/v1/services/default/web \
+    -d '{"vip": "127.255.77.1", "port": 80}' >/dev/null || hb_die "a cannot define web"
+for ((i = 0; i < 100; i++)); do
+    "$BUILD/hopless" --pin-dir "$PIN_C" service show 127.255.77.1:80 >/dev/null 2>&1 && break
+    sleep 0.05
+done
+
+hb_log "machine: $(hb_machine | tr '\n' ';')"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+hb_log "$COUNT registrations on b, each timed until c's kernel map holds it (load average $load_before)"
+out=$("$PROP" "${SOCK[b]}" "$PIN_C" default/web 10.9.0.1 20000 "$COUNT" 600)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "$out"
+echo
+echo "| registrations | register -> c's map p50 | p99 | max | deregister -> gone p50 | p99 | b's API p50 | p99 | load before / after |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+jq -r --arg lb "$load_before" --arg la "$load_after" \
+    '"| \(.registrations) | \(.register_p50_ms) ms | \(.register_p99_ms) ms | \(.register_max_ms) ms | \(.deregister_p50_ms) ms | \(.deregister_p99_ms) ms | \(.api_p50_ms) ms | \(.api_p99_ms) ms | \($lb) / \($la) |"' <<<"$out"
