@@ -10,11 +10,14 @@
 #   sudo HOPLESSD=build/hoplessd HOPLESS=build/hopless bash tests/e2e/test_etcd.sh [TEST...]
 #
 #   shared      a service defined on a, an endpoint registered on b: c's
-#               client reaches it; every host lists it as etcd:host-b
+#               client reaches it; every host lists it as etcd:host-b; the
+#               definition replaced and deleted through other hosts; a
+#               second daemon calling itself host-b stands aside
 #   hostdies    kill -9 of b's daemon: its endpoint leaves a's and c's backend
 #               sets once its lease runs out (timed), c's connection to it is
 #               terminated; b restarted: it comes back (its registrations
-#               outlive the restart)
+#               outlive the restart); b's lease revoked behind its back: b
+#               takes a new one and publishes again
 #   outage      etcd SIGSTOPped, then SIGKILLed and restarted from its data
 #               dir, while c's client connects in a bounded loop: no failed
 #               connect, a's and c's maps unchanged meanwhile (c's daemon
@@ -201,6 +204,19 @@ t_shared() {
     _gone() { ! "$HOPLESS" --pin-dir "${PIN[$1]}" -j service show "$VIP:$VPORT" >/dev/null 2>&1; }
     for h in b c; do hl_wait_for 5 _gone "$h" || hl_fail "host $h still holds web after a deleted it"; done
     hl_log "counted: 4 + 6 connects through the VIP, all to the expected hosts; definitions by a, c, b, deleted by a"
+    # A second daemon that calls itself host-b stands aside: b's record is
+    # another instance's, so it publishes nothing (and says why).
+    local dir="$HL_TMP/shared-dup" dup_pin
+    mkdir -p "$dir"
+    hl_pin_dir dup_pin shared-dup
+    sed '/^attach:/d; s/metrics: .*/metrics: { listen: "127.0.0.1:0" }/' "${CFG[b]}" >"$dir/hopless.yaml"
+    hl_daemon_start "$dir/hopless.yaml" "$dup_pin" "$dir/hoplessd.log"
+    _taken() { [[ "$(curl -s --max-time 2 --unix-socket "$HL_SOCK" http://h/v1/health | jq -r .etcd.host_name_taken)" == true ]]; }
+    hl_wait_for 5 _taken || hl_fail "a second host-b does not see that the name is taken"
+    hl_assert_contains "$(cat "$dir/hoplessd.log")" "host name 'host-b' is held by another hoplessd" "the second host-b says why"
+    hl_stop_pid "$HL_DAEMON_PID"
+    r="$(api b GET /v1/health)"
+    hl_assert_eq "true null" "$(jq -r '"\(.etcd.up) \(.etcd.host_name_taken)"' <<<"${r#* }")" "the real b carries on"
 }
 
 t_hostdies() {
@@ -246,6 +262,18 @@ t_hostdies() {
     wait_backends a web "${ADDR[b]}:8080 ${ADDR[c]}:8080 " 3
     out="$(dial c 4)"
     hl_assert_eq 2 "$(count host-b "$out")" "after b's return, c's client reaches it again"
+    # b's lease revoked behind its back (as if etcd had been restored from a
+    # snapshot): its keys go at once; b finds out at its next keep-alive,
+    # takes a new lease and publishes its registrations again.
+    local lease r
+    r="$(api b GET /v1/health)"
+    lease="$(jq -r .etcd.lease <<<"${r#* }")"
+    hl_must hl_etcd_ctl dies lease revoke "$lease" >/dev/null
+    wait_backends c web "${ADDR[c]}:8080 " 3
+    wait_backends c web "${ADDR[b]}:8080 ${ADDR[c]}:8080 " $((LEASE_TTL + 5))
+    hl_log "b's lease $lease revoked: its endpoint back in c's map ${WAITED} ms after it left"
+    hl_assert_eq 1 "$(hl_metric "${METRICS[b]}" hopless_etcd_lease_lost_total)" "b counts the lost lease"
+    hl_assert_contains "$(cat "${LOG[b]}")" "lease $lease lost" "b logs the lost lease"
 }
 
 t_outage() {

@@ -50,7 +50,9 @@ Result<std::unique_ptr<Cluster>> Cluster::create(boost::asio::io_context& io, co
     if (!host) return host.error();
     etcd::ClientOptions co;
     co.endpoints = cfg.endpoints;
-    co.request_timeout = std::chrono::seconds(3);
+    // A write stuck in a member that lost its leader fails after this, and
+    // is retried (publisher) or answered 503 (a definition): not too long.
+    co.request_timeout = std::chrono::seconds(2);
     // A stopped or cut-off member keeps its connections open and silent:
     // found within two of these (the watch asks for progress when idle).
     co.watch_check_interval = std::chrono::milliseconds(1000);
