@@ -116,9 +116,20 @@ echo "b: $SCALE_REGS registrations through its API in $(( (t1 - t0) / 1000000 ))
 for h in b c; do
     echo "host $h: VmRSS $(( $(hb_rss_kb "${DPID[$h]}") / 1024 )) MB, VmHWM $(( $(hb_hwm_kb "${DPID[$h]}") / 1024 )) MB"
 done
+# The same file and registrations on a daemon without etcd, for comparison
+# (COMPARE=0 leaves it out).
+if [[ "${COMPARE:-1}" == 1 ]]; then
+    grep -v '^etcd:' "$HB_TMP/b.yaml" >"$HB_TMP/n.yaml"
+    hb_hoplessd n "$HB_TMP/n.yaml"
+    nbulk=$(python3 "$LOAD" "$HB_SOCK" "$SCALE_SERVICES" "$SCALE_REGS" 1200)
+    sleep 2.5
+    echo "host n (no etcd), the same $SCALE_REGS registrations ($(jq -c '{seconds, p50_ms, p99_ms}' <<<"$nbulk")): VmRSS $(( $(hb_rss_kb "$HB_DPID") / 1024 )) MB, VmHWM $(( $(hb_hwm_kb "$HB_DPID") / 1024 )) MB"
+    hb_kill_pid "$HB_DPID"
+fi
 config d >"$HB_TMP/d.yaml"
 t0=$(date +%s%N)
 hb_hoplessd d "$HB_TMP/d.yaml"
+SOCK[d]=$HB_SOCK
 for ((i = 0; i < 1200; i++)); do
     [[ "$(remote_on d)" == "$SCALE_REGS" ]] && break
     sleep 0.1

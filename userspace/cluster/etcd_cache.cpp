@@ -8,27 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/unique_fd.h"
+#include "common/write_all.h"
 #include "discovery/etcd_layout.h"
 
 namespace hl::cluster {
 
 namespace layout = etcd_layout;
 using json = nlohmann::json;
-
-namespace {
-
-Status write_all(int fd, const std::string& s, const std::string& what) {
-    size_t off = 0;
-    while (off < s.size()) {
-        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sys_error("write " + what);
-        off += static_cast<size_t>(n);
-    }
-    return ok_status();
-}
-
-}  // namespace
 
 Status save_etcd_cache(const std::string& path, const std::string& prefix, int64_t revision, const Registry& reg) {
     const std::string tmp = path + ".tmp";

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/write_all.h"
 #include "discovery/config_file.h"
 #include "discovery/service_json.h"
 
@@ -25,16 +26,6 @@ json endpoint_line(const Registry::Name& n, const Registration& r) {
     return j;
 }
 
-Status write_all(int fd, const std::string& s, const std::string& what) {
-    size_t off = 0;
-    while (off < s.size()) {
-        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sys_error("write " + what);
-        off += static_cast<size_t>(n);
-    }
-    return ok_status();
-}
 
 // One journal line applied to the registry; an error names what is wrong.
 std::optional<std::string> apply_line(Registry& reg, const json& j, Clock::time_point now,
