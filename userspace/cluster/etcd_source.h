@@ -40,7 +40,11 @@ public:
     struct Options {
         std::string prefix = "/hopless";
         std::string self_host;
-        int64_t page_size = 2000;  // keys per range call of a list
+        // Keys per range call of a list. etcd 3.4 counts every key of the
+        // range for each page (its answer's `count`), so a page costs the
+        // whole range on the server: few large pages (~1.5 MB each) beat
+        // many small ones.
+        int64_t page_size = 10000;
         std::chrono::milliseconds retry_min{250}, retry_max{2000};
         std::chrono::seconds away_log_every{30};
         std::string cache_path;  // the last state seen, kept across restarts (etcd_cache.h); empty: none
