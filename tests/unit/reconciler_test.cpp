@@ -52,11 +52,13 @@ struct MapsState {
     std::map<SvcKey, hl_service> services;
     std::map<uint32_t, hl_service_meta> service_meta;
     std::map<uint64_t, hl_cgroup_ns> cgroups;
+    std::map<Endpoint, uint32_t> endpoints;  // backend address:port -> TCP service id
 };
 
 enum class Op {
     PutNamespace, DeleteNamespace, PutBackend, DeleteBackend, PutSlot, DeleteSlot, PutService, DeleteService,
     PutServiceMeta, DeleteServiceMeta, PutCgroup, DeleteCgroup, ResetServiceCounters, ResetBackendCounters,
+    PutEndpoint, DeleteEndpoint,
     Attach, Detach,  // the cgroup attacher, not a map
 };
 
@@ -64,7 +66,8 @@ const char* op_name(Op op) {
     static const char* names[] = {"put_namespace", "delete_namespace", "put_backend", "delete_backend",
                                   "put_slot", "delete_slot", "put_service", "delete_service",
                                   "put_service_meta", "delete_service_meta", "put_cgroup", "delete_cgroup",
-                                  "reset_service_counters", "reset_backend_counters", "attach", "detach"};
+                                  "reset_service_counters", "reset_backend_counters", "put_endpoint",
+                                  "delete_endpoint", "attach", "detach"};
     return names[static_cast<int>(op)];
 }
 
@@ -184,6 +187,14 @@ public:
         w_.state.cgroups.erase(cgroup_id);
         return done({Op::DeleteCgroup, cgroup_id});
     }
+    hl::Status put_endpoint(const hl_endpoint_key& key, uint32_t service_id) override {
+        w_.state.endpoints[endpoint_of(key)] = service_id;
+        return done({Op::PutEndpoint, service_id});
+    }
+    hl::Status delete_endpoint(const hl_endpoint_key& key) override {
+        w_.state.endpoints.erase(endpoint_of(key));
+        return done({Op::DeleteEndpoint, 0});
+    }
     hl::Status reset_service_counters(uint32_t id) override { return done({Op::ResetServiceCounters, id}); }
     hl::Status reset_backend_counters(uint32_t id) override { return done({Op::ResetBackendCounters, id}); }
 
@@ -196,10 +207,17 @@ public:
         k.backends = w_.state.backends;
         k.cgroups = w_.state.cgroups;
         k.namespaces = w_.state.namespaces;
+        for (const auto& [ep, sid] : w_.state.endpoints) {
+            hl_endpoint_key key{};
+            std::memcpy(key.addr, ep.first.bytes().data(), 16);
+            key.port = htons(ep.second);
+            k.endpoints.emplace_back(key, sid);
+        }
         return k;
     }
 
 private:
+    static Endpoint endpoint_of(const hl_endpoint_key& k) { return {hl::IpAddress::from_bytes(k.addr), ntohs(k.port)}; }
     hl::Status done(Entry e) {
         w_.record(e);
         return hl::ok_status();
