@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 
 #include "datapath/kernel_map_store.h"
 
@@ -31,10 +32,15 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
     maps.ns_meta.for_each(
         [&](uint32_t id, const hl_ns_meta& m) { ns_names[id] = std::string(m.name, strnlen(m.name, HL_NAME_LEN)); });
     std::map<uint32_t, size_t> index;
+    // Names in one batched walk, not a lookup per service.
+    std::unordered_map<uint32_t, std::string> names;
+    maps.service_meta.for_each([&](uint32_t id, const hl_service_meta& m) {
+        names.emplace(id, std::string(m.name, strnlen(m.name, HL_NAME_LEN)));
+    });
     maps.services.for_each([&](const hl_service_key& k, const hl_service& v) {
         ServiceView s;
         s.id = v.id;
-        if (auto meta = maps.service_meta.lookup(v.id)) s.name = std::string(meta->name, strnlen(meta->name, HL_NAME_LEN));
+        if (auto it = names.find(v.id); it != names.end()) s.name = std::move(it->second);
         else s.name = "service-" + std::to_string(v.id);
         s.ns = ns_names.count(k.ns_id) ? ns_names[k.ns_id] : std::to_string(k.ns_id);
         s.vip = IpAddress::from_bytes(k.addr);
@@ -81,12 +87,25 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
         v.spec.state = static_cast<BackendState>(b.state);
         v.slots = slot_counts[b.service_id][id];
         if (with_stats) {
-            for (const auto& c : maps.backend_stats.lookup(id)) v.connections += c.connections;
             v.live = maps.backend_live.get(id);
             v.lc = maps.backend_lc.get(id);
         }
         inv.services[it->second].backends.push_back(v);
     });
+    if (with_stats) {
+        std::unordered_map<uint32_t, uint64_t> conns;
+        uint32_t end = 0;
+        for (const auto& s : inv.services)
+            for (const auto& b : s.backends) {
+                conns[b.id] = 0;
+                end = std::max(end, b.id + 1);
+            }
+        maps.backend_stats.for_each(
+            end, [&](uint32_t id) { return conns.count(id) != 0; },
+            [&](uint32_t id, const hl_backend_stats* v, size_t n) { conns[id] = sum_per_cpu(v, n).connections; });
+        for (auto& s : inv.services)
+            for (auto& b : s.backends) b.connections = conns[b.id];
+    }
     for (auto& s : inv.services)
         std::sort(s.backends.begin(), s.backends.end(), [](auto& a, auto& b) { return a.id < b.id; });
     std::sort(inv.services.begin(), inv.services.end(),
