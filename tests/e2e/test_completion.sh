@@ -113,7 +113,11 @@ t_keywords() {
     expect "service help" stats ""
     expect "namespace help" hosts ""
     expect "namespace help" resolv ""
-    expect "" top ""
+    expect "sort count interval help" top ""
+    expect "active bytes errors inbound name new rtt" top sort ""
+    expect "count interval" top sort rtt ""
+    expect "service count help" trace ""
+    expect "count" trace service web ""
     expect "" oci-hook ""
     expect "--pin-dir --pretty" --p
     expect "-j --json -p --pretty --pin-dir --socket --config -V --version -h --help" -
