@@ -11,7 +11,7 @@ const char* const kMainHelp =
     "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
     "       hopless help\n"
     "\n"
-    "OBJECT := { service | endpoint | backend | cgroup | stats | prog | map | hosts | resolv | oci-hook }\n"
+    "OBJECT := { service | endpoint | backend | cgroup | stats | health | prog | map | hosts | resolv | oci-hook }\n"
     "  service { list | show SERVICE }          services, VIPs and their backends\n"
     "  service { apply FILE|- | delete SERVICE } define, replace or remove services (YAML or JSON)\n"
     "  endpoint register SERVICE address ADDR port PORT [id ID] [weight W] [ttl SECONDS]\n"
@@ -20,6 +20,7 @@ const char* const kMainHelp =
     "  backend list [service SERVICE]           backends with weight, state, connections\n"
     "  cgroup list | attach { PATH | pid PID } [namespace NS] | detach { PATH | pid PID }\n"
     "  stats [service SERVICE]                  per-service and per-backend counters\n"
+    "  health [service SERVICE]                 each backend: healthy or not, last probe, failures, ejections\n"
     "  prog show | map show | map dump MAP      the BPF programs and maps\n"
     "  hosts [namespace NS]                     /etc/hosts lines: VIP name\n"
     "  resolv [namespace NS]                    resolv.conf lines for a task: nameserver, search\n"
@@ -28,8 +29,9 @@ const char* const kMainHelp =
     "\n"
     "Reading commands (list, show, stats, prog, map, hosts) read the pinned maps, so they work\n"
     "while the daemon is down; changing commands (apply, delete, register, heartbeat, deregister,\n"
-    "attach, detach, oci-hook) go through hoplessd's control socket, as root. resolv reads the\n"
-    "config file.\n"
+    "attach, detach, oci-hook) go through hoplessd's control socket, as root. health asks\n"
+    "hoplessd, and shows the states in the pinned maps while it does not answer. resolv reads\n"
+    "the config file.\n"
     "\n"
     "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | --config FILE | -V|--version |\n"
     "             -h|--help }\n"
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
     Context ctx{parsed->opts};
     static const std::vector<Command> objects = {
         {"service", cmd_service}, {"endpoint", cmd_endpoint}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup},
-        {"stats", cmd_stats},     {"prog", cmd_prog},         {"map", cmd_map},         {"hosts", cmd_hosts},
+        {"stats", cmd_stats},     {"health", cmd_health},     {"prog", cmd_prog},         {"map", cmd_map},         {"hosts", cmd_hosts},
         {"resolv", cmd_resolv},
         {"oci-hook", cmd_oci_hook},
     };

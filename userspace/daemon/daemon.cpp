@@ -8,6 +8,7 @@
 #include "bpf/cgroup.h"
 #include "daemon/api_handler.h"
 #include "discovery/config_file.h"
+#include "metrics/health_collector.h"
 
 namespace hl {
 
@@ -48,6 +49,7 @@ Status Daemon::start(const Config& cfg) {
     attacher_ = std::make_unique<KernelCgroupAttacher>(*links_, programs_);
     reconciler_ = std::make_unique<Reconciler>(*store_, *attacher_, limits_);
     reconciler_->adopt();
+    health_ = std::make_unique<health::Monitor>(io_, health_sink_, nullptr);
     if (auto t = SocketTerminator::load(pin_dir_); t) terminator_ = std::move(t.value());
     else spdlog::warn("socket termination disabled: {}", t.error().what());
     spdlog::info("datapath loaded, pin dir {}; adopted {} services from pinned maps", pin_dir_,
@@ -96,8 +98,13 @@ std::vector<std::string> Daemon::attached_paths() const {
 // the sockets of backends that left are ended and drains are tracked.
 Result<ApplyReport> Daemon::apply_names(const std::vector<Reconciler::ServiceName>& names) {
     std::vector<std::optional<Service>> desired;
+    std::vector<char> fail_open(names.size(), 0);
     desired.reserve(names.size());
-    for (const auto& n : names) desired.push_back(registry_.desired(n));
+    for (size_t i = 0; i < names.size(); ++i) {
+        bool open = false;
+        desired.push_back(registry_.desired(names[i], &open));
+        fail_open[i] = open;
+    }
     std::vector<Reconciler::ServiceChange> changes;
     changes.reserve(names.size());
     for (size_t i = 0; i < names.size(); ++i) changes.push_back({names[i], desired[i] ? &*desired[i] : nullptr});
@@ -107,7 +114,43 @@ Result<ApplyReport> Daemon::apply_names(const std::vector<Reconciler::ServiceNam
     for (const auto& r : report->removed_backends) doomed.push_back({r.backend_id, r.service_id});
     terminate(doomed, "removed");
     track_drains(names, *report);
+    sync_health(names, desired, fail_open);
     return report;
+}
+
+void Daemon::sync_health(const std::vector<Reconciler::ServiceName>& names,
+                         const std::vector<std::optional<Service>>& desired, const std::vector<char>& fail_open) {
+    for (size_t i = 0; i < names.size(); ++i) {
+        const Service* d = desired[i] ? &*desired[i] : nullptr;
+        const auto* rec = d ? reconciler_->find(names[i]) : nullptr;
+        if (!d || !rec || (!d->health_check && !d->outlier_detection)) {
+            health_->remove(names[i]);
+            continue;
+        }
+        health::TrackedService t;
+        t.name = names[i];
+        t.id = rec->id;
+        t.check = d->health_check.get();
+        t.outlier = d->outlier_detection.get();
+        t.backends.reserve(rec->backends.size());
+        for (const auto& b : rec->backends) t.backends.push_back({{b.spec.address, b.spec.port}, b.id});
+        health_->update(t);
+        health_->set_fail_open(names[i], fail_open[i], rec->backends.size());
+    }
+}
+
+// A backend's health flag changed: the registry quarantines it (or not),
+// and the services so changed are applied in one batch once this turn of
+// the event loop is over (a probe round that fails many backends at once
+// applies each service once).
+void Daemon::on_health(const health::Change& c) {
+    if (!registry_.set_backend_health(c.service, c.endpoint.first, c.endpoint.second, c.healthy)) return;
+    if (health_apply_pending_) return;
+    health_apply_pending_ = true;
+    boost::asio::post(io_, [this] {
+        health_apply_pending_ = false;
+        (void)apply_dirty("health");
+    });
 }
 
 Status Daemon::apply_dirty(const char* why) {
@@ -297,7 +340,7 @@ void Daemon::start_metrics(const std::string& listen) {
         return;
     }
     collector_ = std::make_shared<DatapathCollector>(std::move(maps.value()), counters_);
-    auto server = MetricsServer::start(listen, collector_);
+    auto server = MetricsServer::start(listen, {collector_, std::make_shared<HealthCollector>(health_->counters())});
     if (!server) {
         spdlog::error("metrics disabled: {}", server.error().what());
         return;

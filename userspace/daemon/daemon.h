@@ -27,6 +27,7 @@
 #include "datapath/reconciler.h"
 #include "daemon/dns_directory.h"
 #include "dns/dns_server.h"
+#include "health/monitor.h"
 #include "metrics/collector.h"
 #include "metrics/metrics_server.h"
 #include "registry/journal.h"
@@ -50,6 +51,7 @@ public:
     Status apply_dirty(const char* why);
     // After a cgroup attach or detach: the DNS service follows namespaces.
     void after_cgroup_change();
+    const health::Monitor& health() const { return *health_; }
     bool ready() const { return ready_; }
 
 private:
@@ -66,6 +68,16 @@ private:
     void expire();
     void sync_dns();
     std::vector<std::string> attached_paths() const;
+    // Health: the monitor learns each applied service; its flags go to the
+    // registry, and the services they change are applied together, soon.
+    void sync_health(const std::vector<Reconciler::ServiceName>& names, const std::vector<std::optional<Service>>& desired,
+                     const std::vector<char>& fail_open);
+    void on_health(const health::Change& c);
+    struct HealthToRegistry : health::Sink {
+        explicit HealthToRegistry(Daemon& d) : d(d) {}
+        void backend_health(const health::Change& c) override { d.on_health(c); }
+        Daemon& d;
+    };
 
     DaemonOptions opts_;
     std::string pin_dir_;
@@ -95,6 +107,9 @@ private:
     std::unique_ptr<DnsDirectory> dns_directory_;
     std::unique_ptr<dns::DnsServer> dns_;
     bool ready_ = false;
+    HealthToRegistry health_sink_{*this};
+    std::unique_ptr<health::Monitor> health_;
+    bool health_apply_pending_ = false;
     using BackendKey = std::pair<uint32_t, uint32_t>;  // service id, backend id
     // Backends draining under a drain_timeout, kept per applied change, so
     // the 1 s check reads only these, not every backend of every service.

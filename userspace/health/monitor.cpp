@@ -72,6 +72,7 @@ void Monitor::update(const TrackedService& s) {
 }
 
 void Monitor::remove(const Name& name) {
+    if (!tracker_.find(name)) return;  // most services: no checks, nothing kept
     emit(tracker_.remove(name));
     probes_.erase(name);
     counters_->erase(name);
