@@ -49,7 +49,9 @@ Status Daemon::start(const Config& cfg) {
     attacher_ = std::make_unique<KernelCgroupAttacher>(*links_, programs_);
     reconciler_ = std::make_unique<Reconciler>(*store_, *attacher_, limits_);
     reconciler_->adopt();
-    health_ = std::make_unique<health::Monitor>(io_, health_sink_, nullptr);
+    open_outlier_inputs();
+    health_ = std::make_unique<health::Monitor>(io_, health_sink_, failure_counts_.get());
+    start_outlier_events();
     if (auto t = SocketTerminator::load(pin_dir_); t) terminator_ = std::move(t.value());
     else spdlog::warn("socket termination disabled: {}", t.error().what());
     spdlog::info("datapath loaded, pin dir {}; adopted {} services from pinned maps", pin_dir_,
@@ -137,6 +139,43 @@ void Daemon::sync_health(const std::vector<Reconciler::ServiceName>& names,
         health_->update(t);
         health_->set_fail_open(names[i], fail_open[i], rec->backends.size());
     }
+}
+
+// Outlier detection's inputs from the datapath: the live per-backend
+// figures (whose failure count an ejection resets) and the ring buffer of
+// connect failures. A datapath built without the lifecycle program has
+// neither: outlier_detection then ejects nothing, and the log says so.
+namespace {
+constexpr const char* kBackendLiveMap = "hl_belive_v1";
+constexpr const char* kEventsMap = "hl_events_v1";
+}  // namespace
+
+void Daemon::open_outlier_inputs() {
+    auto fd = MapBase::open_pinned(pin_dir_ + "/" + kBackendLiveMap);
+    if (!fd) return;
+    auto live = BackendLive::open(std::move(fd.value()), kBackendLiveMap);
+    if (!live) {
+        spdlog::warn("outlier detection cannot reset failure counts: {}", live.error().what());
+        return;
+    }
+    backend_live_ = std::move(live.value());
+    failure_counts_ = std::make_unique<FailureCountsInMap>(*backend_live_);
+}
+
+void Daemon::start_outlier_events() {
+    auto fd = MapBase::open_pinned(pin_dir_ + "/" + kEventsMap);
+    if (!fd) {
+        spdlog::info("outlier detection inactive: the datapath reports no connect failures ({}/{} missing)", pin_dir_,
+                     kEventsMap);
+        return;
+    }
+    auto reader = health::EventReader::start(io_, fd->get(),
+                                             [this](const hl_connect_failure& ev) { health_->connect_failure(ev); });
+    if (!reader) {
+        spdlog::error("outlier detection inactive: {}", reader.error().what());
+        return;
+    }
+    events_ = std::move(reader.value());
 }
 
 // A backend's health flag changed: the registry quarantines it (or not),

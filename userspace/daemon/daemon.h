@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 
+#include "bpf/backend_live.h"
 #include "bpf/links.h"
 #include "bpf/object.h"
 #include "bpf/socket_terminator.h"
@@ -27,6 +28,7 @@
 #include "datapath/reconciler.h"
 #include "daemon/dns_directory.h"
 #include "dns/dns_server.h"
+#include "health/event_reader.h"
 #include "health/monitor.h"
 #include "metrics/collector.h"
 #include "metrics/metrics_server.h"
@@ -52,6 +54,7 @@ public:
     // After a cgroup attach or detach: the DNS service follows namespaces.
     void after_cgroup_change();
     const health::Monitor& health() const { return *health_; }
+    const BackendLive* backend_live() const { return backend_live_.get(); }
     bool ready() const { return ready_; }
 
 private:
@@ -73,10 +76,17 @@ private:
     void sync_health(const std::vector<Reconciler::ServiceName>& names, const std::vector<std::optional<Service>>& desired,
                      const std::vector<char>& fail_open);
     void on_health(const health::Change& c);
+    void open_outlier_inputs();
+    void start_outlier_events();
     struct HealthToRegistry : health::Sink {
         explicit HealthToRegistry(Daemon& d) : d(d) {}
         void backend_health(const health::Change& c) override { d.on_health(c); }
         Daemon& d;
+    };
+    struct FailureCountsInMap : health::FailureCounts {
+        explicit FailureCountsInMap(BackendLive& l) : live(l) {}
+        Status reset(uint32_t backend_id) override { return live.reset_failures(backend_id); }
+        BackendLive& live;
     };
 
     DaemonOptions opts_;
@@ -108,7 +118,10 @@ private:
     std::unique_ptr<dns::DnsServer> dns_;
     bool ready_ = false;
     HealthToRegistry health_sink_{*this};
+    std::unique_ptr<BackendLive> backend_live_;  // hl_belive_v1, when the datapath has it
+    std::unique_ptr<FailureCountsInMap> failure_counts_;
     std::unique_ptr<health::Monitor> health_;
+    std::unique_ptr<health::EventReader> events_;  // after health_: it calls it, so it goes first
     bool health_apply_pending_ = false;
     using BackendKey = std::pair<uint32_t, uint32_t>;  // service id, backend id
     // Backends draining under a drain_timeout, kept per applied change, so

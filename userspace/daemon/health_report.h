@@ -5,14 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bpf/backend_live.h"
 #include "datapath/reconciler.h"
 #include "health/tracker.h"
 
 namespace hl {
 
 // `h` is null for a service without health_check and outlier_detection:
-// its backends are healthy, with nothing probed or counted.
+// its backends are healthy, with nothing probed or counted. `live` (may be
+// null): the kernel's own failure counts, shown as they are now.
 nlohmann::json service_health_json(const Reconciler::ServiceName& name, const Reconciler::ServiceRec& rec,
-                                   const health::ServiceHealth* h);
+                                   const health::ServiceHealth* h, const BackendLive* live);
 
 }  // namespace hl

@@ -1,7 +1,7 @@
-// The connect-failure event reader (health/event_reader.h) on a real BPF
-// ring buffer, fed by a real BPF program: a tiny socket filter, written
-// here as instructions, that bpf_ringbuf_output()s one hl_connect_failure
-// per run (BPF_PROG_TEST_RUN runs it; `repeat` runs it many times). The
+// Outlier detection's kernel inputs. The connect-failure event reader
+// (health/event_reader.h) on a real BPF ring buffer, fed by a real BPF
+// program: a tiny socket filter, written here as instructions, that
+// bpf_ringbuf_output()s one hl_connect_failure per run (BPF_PROG_TEST_RUN runs it; `repeat` runs it many times). The
 // datapath's own producer (sockops) is tested end to end in
 // tests/e2e/test_health.sh.
 #include <linux/bpf.h>
@@ -12,6 +12,7 @@
 
 #include "common/unique_fd.h"
 #include "harness.h"
+#include "bpf/backend_live.h"
 #include "health/event_reader.h"
 
 using namespace hlt;
@@ -116,6 +117,50 @@ TEST(EventReader, EveryRecordOfARealRingBufferReachesTheHandlerOnTheIoContext) {
     run(shorty.get(), 1);
     ASSERT_TRUE(run_until(io, [&] { return (*reader)->malformed() == 1; }));
     EXPECT_EQ(got.size(), 3001u);
+}
+
+}  // namespace
+
+namespace {
+
+// BackendLive (bpf/backend_live.h): a failure count set to 0 leaves the
+// active count alone, through the mapping of an mmapable array, and (with
+// the documented race, which a test with no BPF writer cannot show) by a
+// whole-value rewrite otherwise.
+TEST(BackendLive, ResettingFailuresKeepsActive) {
+    HL_REQUIRE_BPF();
+    for (uint32_t flags : {uint32_t{BPF_F_MMAPABLE}, 0u}) {
+        hl::UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_live", 4, sizeof(hl_backend_live), 64, nullptr));
+        if (flags) {
+            LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+            fd = hl::UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_live", 4, sizeof(hl_backend_live), 64, &o));
+        }
+        ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+        hl_backend_live v{};
+        v.active = 41;
+        v.consecutive_failures = 9;
+        uint32_t id = 17;
+        ASSERT_EQ(bpf_map_update_elem(fd.get(), &id, &v, BPF_ANY), 0);
+        int raw = fd.get();
+        auto live = hl::BackendLive::open(std::move(fd), "hl_test_live");
+        ASSERT_TRUE(live) << live.error().what();
+        EXPECT_EQ((*live)->mapped(), flags != 0);
+        auto r = (*live)->read(id);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->active, 41);
+        EXPECT_EQ(r->consecutive_failures, 9u);
+        ASSERT_TRUE((*live)->reset_failures(id));
+        hl_backend_live k{};
+        ASSERT_EQ(bpf_map_lookup_elem(raw, &id, &k), 0);
+        EXPECT_EQ(k.active, 41) << "flags " << flags;
+        EXPECT_EQ(k.consecutive_failures, 0u) << "flags " << flags;
+        EXPECT_FALSE((*live)->reset_failures(64)) << "out of range";
+    }
+    // Not an array of hl_backend_live: refused with the map's name.
+    hl::UniqueFd other(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_other", 4, 8, 4, nullptr));
+    auto bad = hl::BackendLive::open(std::move(other), "hl_test_other");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().what().find("hl_test_other"), std::string::npos);
 }
 
 }  // namespace
