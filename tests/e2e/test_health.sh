@@ -17,10 +17,14 @@
 #             count it; one back: the other is quarantined again
 #   reload    a reload keeps a backend's health (quarantined at once, its
 #             failures counted on); a backend removed and added again starts
-#             afresh
+#             afresh; a restarted daemon keeps the last one's quarantine
 #   netns     a tcp check from inside a network namespace (netns: NAME) the
 #             daemon is not in; the daemon's own namespace cannot reach the
 #             backends at all
+#   outlier   passive: one of two backends killed under a client loop: at most
+#             consecutive_failures connects fail on it, none while it is
+#             ejected; started again, it is retried after its ejection and
+#             takes connects (needs the lifecycle program's events)
 #   cli       hopless health (text and -j, service SERVICE), GET
 #             /v1/services' healthy; with the daemon down, states from the maps
 #
@@ -210,6 +214,15 @@ t_reload() {
     write_config
     hl_wait_log "$LOG" "backend $SRV:8081 is unhealthy" 5 2 || hl_fail "the re-added backend was not judged again"
     wait_state 8081 quarantined 5
+    # A restart (kill -9): the new daemon keeps the last one's quarantine
+    # until the backend passes, rather than hand it connects meanwhile.
+    kill -9 "$HL_DAEMON_PID"
+    wait "$HL_DAEMON_PID" 2>/dev/null
+    hl_daemon_start "$CFG" "$PIN" "$LOG"
+    hl_assert_eq quarantined "$(state_of 8081)" "still quarantined once the new daemon runs"
+    hl_assert_contains "$(cat "$LOG")" "1 backends quarantined by the last daemon stay so" "the restart says so"
+    start_backend 1
+    wait_state 8081 active 5
 }
 
 t_netns() {
@@ -237,6 +250,68 @@ t_netns() {
         hl_fail "a missing namespace is not logged: $(tail -n 3 "$LOG")"
     sleep 0.6  # three intervals: long enough to quarantine, were it counted
     hl_assert_eq "active active" "$(state_of 8081) $(state_of 8082)" "a prober that cannot probe judges nobody"
+}
+
+# The outlier test: a client task connects to the VIP over and over (one at
+# a time, every 20 ms, bounded: 400 connects or 20 s), writing
+# "MS ANSWER" lines; meanwhile backend-1 is killed, and started again
+# during its ejection.
+t_outlier() {
+    topology outlier
+    {
+        echo "metrics: { listen: \"127.0.0.1:$MPORT\" }"
+        echo "attach: [ { cgroup: \"$CG\", namespace: default } ]"
+        echo "services:"
+        echo "  - name: web"
+        echo "    vip: $VIP"
+        echo "    port: $VPORT"
+        echo "    connect_timeout: 1"
+        echo "    outlier_detection: { consecutive_failures: 3, base_ejection_time: 2, max_ejection_percent: 50 }"
+        echo "    backends: [ { address: $SRV, port: 8081 }, { address: $SRV, port: 8082 } ]"
+    } >"$CFG"
+    hl_daemon_start "$CFG" "$PIN" "$LOG"
+    hl_assert_not_contains "$(cat "$LOG")" "outlier detection inactive" "the datapath reports connect failures"
+    local client="$DIR/client.log" loop
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    hl_in_cgroup_netns "$CG" "$NSC" bash -c '
+        end=$((SECONDS + 20))
+        for ((i = 0; i < 400 && SECONDS < end; i++)); do
+            a="$(curl -s --connect-timeout 1 --max-time 2 "http://$1/" || echo FAIL)"
+            echo "$(date +%s%3N) $a"
+            sleep 0.02
+        done >"$2"' client "$VIP:$VPORT" "$client" &
+    loop=$!
+    hl_defer hl_stop_pid "$loop"
+    _answers() { (($(grep -c backend-1 "$client" 2>/dev/null) >= 5)); }
+    hl_wait_for 5 _answers || hl_fail "the client gets no answers: $(tail -n 3 "$client")"
+    local killed
+    killed=$(hl_now_ms)
+    stop_backend 1
+    hl_wait_log "$LOG" "backend $SRV:8081 ejected for 2.0 s: 3 connect failures in a row" 5 ||
+        hl_fail "backend-1 was not ejected: $(tail -n 5 "$LOG")"
+    local ejected
+    ejected=$(hl_now_ms)
+    hl_assert_eq quarantined "$(state_of 8081)" "ejected: quarantined in the kernel"
+    start_backend 1  # it answers again, but is out until its ejection ends
+    hl_wait_log "$LOG" "backend $SRV:8081: ejection over" 5 || hl_fail "the ejection did not end"
+    _back() { (($(awk -v t="$ejected" '$1 > t && $2 == "backend-1"' "$client" | wc -l) >= 3)); }
+    hl_wait_for 5 _back || hl_fail "backend-1 does not take connects after its ejection: $(tail -n 5 "$client")"
+    hl_stop_pid "$loop"
+    local fails_before fails_during
+    fails_before=$(awk -v k="$killed" -v e="$ejected" '$1 >= k && $1 <= e && $2 == "FAIL"' "$client" | wc -l)
+    # During the ejection (2 s from the ejection; the client's clock, less a margin): none.
+    fails_during=$(awk -v e="$ejected" '$1 > e + 100 && $1 < e + 1900 && $2 == "FAIL"' "$client" | wc -l)
+    hl_log "failed connects: $fails_before until the ejection (consecutive_failures 3), $fails_during during it"
+    ((fails_before >= 3 && fails_before <= 4)) ||
+        hl_fail "$fails_before failed connects landed on the dead backend before its ejection (3, and one in flight)"
+    hl_assert_eq 0 "$fails_during" "no connect lands on the ejected backend"
+    hl_assert_eq 1 "$(hl_metric "$METRICS" hopless_backend_ejections_total 'service="web"' "backend=\"$SRV:8081\"")" \
+        "hopless_backend_ejections_total"
+    hl_assert_eq 0 "$(hl_metric "$METRICS" hopless_backend_ejections_total 'service="web"' "backend=\"$SRV:8082\"")" \
+        "the other backend was never ejected"
+    local j
+    j="$(health_json)"
+    hl_assert_eq "1 true" "$(jq -r '.[0].backends[0] | "\(.ejections) \(.healthy)"' <<<"$j")" "hopless health: one ejection, healthy again"
 }
 
 t_cli() {

@@ -255,6 +255,30 @@ TEST_F(HealthTracker, FailOpenIsCountedOnEachStart) {
     EXPECT_EQ(t.set_fail_open({"default", "other"}, true), 0) << "an untracked service";
 }
 
+TEST_F(HealthTracker, ABackendTheLastDaemonQuarantinedStartsUnhealthy) {
+    auto s = svc(2);
+    s.backends[0].was_quarantined = true;
+    auto changes = t.update(s, t0);
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_FALSE(changes[0].healthy);
+    EXPECT_FALSE(b(1).checks_ok);
+    EXPECT_EQ(b(1).failures, 3u);
+    EXPECT_FALSE(probe(1, true));
+    ASSERT_TRUE(probe(1, true)) << "healthy_threshold passes bring it back";
+    // Known already: the flag no longer matters.
+    s.backends[1].was_quarantined = true;
+    EXPECT_TRUE(t.update(s, t0).empty());
+    EXPECT_TRUE(b(2).healthy());
+    // Outlier detection alone: ejected for base_ejection_time, not counted.
+    Tracker t2;
+    auto o = svc(1, false, true);
+    o.backends[0].was_quarantined = true;
+    ASSERT_EQ(t2.update(o, t0).size(), 1u);
+    EXPECT_EQ(t2.next_ejection_end(), t0 + seconds(30));
+    EXPECT_EQ(t2.find(kWeb)->backends.at(ep(1)).ejections, 0u);
+    EXPECT_EQ(t2.end_ejections(t0 + seconds(30)).size(), 1u);
+}
+
 TEST_F(HealthTracker, ABackendWhoseIdChangedKeepsItsEjection) {
     (void)t.update(svc(2), t0);
     ASSERT_TRUE(fail(1, 5, t0));

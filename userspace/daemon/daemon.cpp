@@ -71,6 +71,15 @@ Status Daemon::start(const Config& cfg) {
                      replay->first_problem);
     spdlog::info("state {}: restored {} API services and {} registrations (fresh TTLs)", journal_->path(),
                  replay->services, registry_.registration_count());
+    // Health is the daemon's and starts afresh, but a backend the last one
+    // quarantined stays so until it passes: no dead backend gets connects
+    // for the few probes it takes to judge it again.
+    for (const auto& [n, rec] : reconciler_->services())
+        for (const auto& b : rec.backends)
+            if (b.spec.state == BackendState::Quarantined) {
+                adopted_unhealthy_.insert({n, {b.spec.address, b.spec.port}});
+                (void)registry_.set_backend_health(n, b.spec.address, b.spec.port, false);
+            }
     // Everything the registry holds, and every service the kernel holds
     // that it no longer does, in one batch.
     std::set<Reconciler::ServiceName> all;
@@ -78,6 +87,16 @@ Status Daemon::start(const Config& cfg) {
     for (const auto& [n, rec] : reconciler_->services()) all.insert(n);
     auto report = apply_names({all.begin(), all.end()});
     if (!report) return report.error();
+    // Adopted quarantines of services that no longer check anything: lifted.
+    size_t kept = 0;
+    for (const auto& [n, ep] : adopted_unhealthy_) {
+        if (health_->tracker().find(n)) ++kept;
+        else (void)registry_.set_backend_health(n, ep.first, ep.second, true);
+    }
+    if (!adopted_unhealthy_.empty())
+        spdlog::info("{} backends quarantined by the last daemon stay so until they pass their checks", kept);
+    adopted_unhealthy_.clear();
+    if (auto st = apply_dirty("health: adopted"); !st) return st;
     if (auto st = reconciler_->apply_attachments(cfg.attach); !st) return st;
     attach_ = cfg.attach;
     spdlog::info("config {} applied in {} us: {} services ({} added, {} changed, {} removed), {} map writes",
@@ -135,7 +154,10 @@ void Daemon::sync_health(const std::vector<Reconciler::ServiceName>& names,
         t.check = d->health_check.get();
         t.outlier = d->outlier_detection.get();
         t.backends.reserve(rec->backends.size());
-        for (const auto& b : rec->backends) t.backends.push_back({{b.spec.address, b.spec.port}, b.id});
+        for (const auto& b : rec->backends) {
+            health::Endpoint ep{b.spec.address, b.spec.port};
+            t.backends.push_back({ep, b.id, adopted_unhealthy_.count({names[i], ep}) > 0});
+        }
         health_->update(t);
         health_->set_fail_open(names[i], fail_open[i], rec->backends.size());
     }

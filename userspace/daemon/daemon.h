@@ -123,6 +123,9 @@ private:
     std::unique_ptr<health::Monitor> health_;
     std::unique_ptr<health::EventReader> events_;  // after health_: it calls it, so it goes first
     bool health_apply_pending_ = false;
+    // Backends the pinned maps held quarantined at start (the last daemon's
+    // verdict), until the first apply has given them to the monitor.
+    std::set<std::pair<Reconciler::ServiceName, health::Endpoint>> adopted_unhealthy_;
     using BackendKey = std::pair<uint32_t, uint32_t>;  // service id, backend id
     // Backends draining under a drain_timeout, kept per applied change, so
     // the 1 s check reads only these, not every backend of every service.

@@ -52,6 +52,15 @@ public:
             p->finish(false, "timed out after " + std::to_string(p->check_.timeout_ms) + " ms");
         });
         if (!netns) {
+            // Opened here, not by async_connect: a socket this process
+            // cannot make (EMFILE with thousands of probes in flight) says
+            // nothing about the backend.
+            boost::system::error_code ec;
+            sock_.open(target_.protocol(), ec);
+            if (ec) {
+                finish(false, "socket: " + describe(ec), true);
+                return;
+            }
             connect();
             return;
         }

@@ -34,7 +34,7 @@ void Tracker::forget(const Name& name, const Endpoint& ep, const BackendHealth& 
     if (!b.healthy()) changes.push_back({name, ep, true});
 }
 
-std::vector<Change> Tracker::update(const TrackedService& s, Clock::time_point) {
+std::vector<Change> Tracker::update(const TrackedService& s, Clock::time_point now) {
     if (!s.check && !s.outlier) return remove(s.name);
     auto [it, fresh] = services_.try_emplace(s.name);
     ServiceHealth& h = it->second;
@@ -48,9 +48,19 @@ std::vector<Change> Tracker::update(const TrackedService& s, Clock::time_point) 
         auto old = h.backends.find(tb.endpoint);
         // A backend new to the service starts healthy: its checks (or its
         // connects) have to prove otherwise.
-        BackendHealth b = old != h.backends.end() ? std::move(old->second) : BackendHealth{};
-        if (old != h.backends.end()) h.backends.erase(old);
+        const bool known = old != h.backends.end();
+        BackendHealth b = known ? std::move(old->second) : BackendHealth{};
+        if (known) h.backends.erase(old);
         const bool was = b.healthy();
+        if (!known && tb.was_quarantined) {
+            if (h.check) {
+                b.checks_ok = false;
+                b.failures = h.check->unhealthy_threshold;
+            } else if (h.outlier) {
+                b.ejected = true;
+                b.ejected_until = now + ejection_time(*h.outlier, 1);
+            }
+        }
         if (b.ejected && b.id != tb.id) ejection_ends_.erase({b.ejected_until, b.id});
         b.id = tb.id;
         if (!h.check) {  // the active producer left: its verdict with it

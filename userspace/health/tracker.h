@@ -80,6 +80,11 @@ struct TrackedService {
     struct Backend {
         Endpoint endpoint;
         uint32_t id = 0;
+        // The kernel held it quarantined when this daemon started: the last
+        // daemon judged it unhealthy. New to the tracker, it starts
+        // unhealthy (failing its checks, or ejected for base_ejection_time),
+        // so a restart does not hand a dead backend connects until judged.
+        bool was_quarantined = false;
     };
     std::vector<Backend> backends;
 };
