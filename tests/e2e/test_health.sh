@@ -79,10 +79,11 @@ stop_backend() {
     hl_stop_pid "${!var}"
 }
 
-# write_config [CHECK [PORT...]]: service web with that health_check over
-# the backends on those ports (default: both), replaced in one rename.
+# write_config [KEYS [PORT...]]: service web with KEYS (service keys, one
+# a line; default: the fast HTTP check) over the backends on those ports
+# (default: both), replaced in one rename.
 write_config() {
-    local check="${1:-$CHECK_HTTP}" port
+    local keys="${1:-health_check: $CHECK_HTTP}" port line
     (($# > 0)) && shift
     (($# > 0)) || set -- 8081 8082
     {
@@ -92,7 +93,7 @@ write_config() {
         echo "  - name: web"
         echo "    vip: $VIP"
         echo "    port: $VPORT"
-        echo "    health_check: $check"
+        while IFS= read -r line; do echo "    $line"; done <<<"$keys"
         echo "    backends:"
         for port in "$@"; do echo "      - { address: $SRV, port: $port }"; done
     } >"$CFG.new"
@@ -199,7 +200,7 @@ t_reload() {
     n=$(hl_count_log "$LOG" "config applied")
     # A reload that changes the check (slower, same thresholds) and the
     # service: the backend's health stays.
-    write_config "{ protocol: http, path: /, interval: 0.3, timeout: 0.2, healthy_threshold: 2, unhealthy_threshold: 2 }"
+    write_config "health_check: { protocol: http, path: /, interval: 0.3, timeout: 0.2, healthy_threshold: 2, unhealthy_threshold: 2 }"
     hl_wait_log "$LOG" "config applied" 5 $((n + 1)) || hl_fail "the edit was not applied: $(tail -n 3 "$LOG")"
     hl_assert_eq quarantined "$(state_of 8081)" "quarantined right after the reload (its health was kept)"
     local f
@@ -227,7 +228,7 @@ t_reload() {
 
 t_netns() {
     topology netns 0  # the host has no address on the bridge: only $NSC reaches the backends
-    write_config "{ protocol: tcp, interval: 0.2, timeout: 0.15, healthy_threshold: 2, unhealthy_threshold: 2, netns: $NSC }"
+    write_config "health_check: { protocol: tcp, interval: 0.2, timeout: 0.15, healthy_threshold: 2, unhealthy_threshold: 2, netns: $NSC }"
     hl_daemon_start "$CFG" "$PIN" "$LOG"
     _probed() { [[ "$(health_json | jq -r '.[0].backends[0].last_probe.result')" == connected ]]; }
     hl_wait_for 5 _probed || hl_fail "no tcp probe from $NSC succeeded: $(health_json)"
@@ -244,7 +245,7 @@ t_netns() {
     # A namespace path that does not exist: probes pause, nobody is judged.
     local n
     n=$(hl_count_log "$LOG" "config applied")
-    write_config "{ protocol: tcp, interval: 0.2, timeout: 0.15, netns: /run/netns/hopless-e2e-$HL_ID-none }"
+    write_config "health_check: { protocol: tcp, interval: 0.2, timeout: 0.15, netns: /run/netns/hopless-e2e-$HL_ID-none }"
     hl_wait_log "$LOG" "config applied" 5 $((n + 1)) || hl_fail "the edit was not applied"
     hl_wait_log "$LOG" "health probes paused: health_check.netns: cannot open" 5 ||
         hl_fail "a missing namespace is not logged: $(tail -n 3 "$LOG")"
@@ -258,17 +259,8 @@ t_netns() {
 # during its ejection.
 t_outlier() {
     topology outlier
-    {
-        echo "metrics: { listen: \"127.0.0.1:$MPORT\" }"
-        echo "attach: [ { cgroup: \"$CG\", namespace: default } ]"
-        echo "services:"
-        echo "  - name: web"
-        echo "    vip: $VIP"
-        echo "    port: $VPORT"
-        echo "    connect_timeout: 1"
-        echo "    outlier_detection: { consecutive_failures: 3, base_ejection_time: 2, max_ejection_percent: 50 }"
-        echo "    backends: [ { address: $SRV, port: 8081 }, { address: $SRV, port: 8082 } ]"
-    } >"$CFG"
+    write_config "connect_timeout: 1
+outlier_detection: { consecutive_failures: 3, base_ejection_time: 2, max_ejection_percent: 50 }"
     hl_daemon_start "$CFG" "$PIN" "$LOG"
     hl_assert_not_contains "$(cat "$LOG")" "outlier detection inactive" "the datapath reports connect failures"
     local client="$DIR/client.log" loop
