@@ -111,6 +111,7 @@ t_keywords() {
     expect "show dump help" map ""
     expect "services service_stats service_meta slots" map dump s
     expect "service help" stats ""
+    expect "service help" health ""
     expect "namespace help" hosts ""
     expect "namespace help" resolv ""
     expect "sort count interval help" top ""

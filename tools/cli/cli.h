@@ -82,6 +82,7 @@ Result<Output> cmd_service(Context&, Words);
 Result<Output> cmd_backend(Context&, Words);
 Result<Output> cmd_cgroup(Context&, Words);
 Result<Output> cmd_stats(Context&, Words);
+Result<Output> cmd_health(Context&, Words);
 Result<Output> cmd_prog(Context&, Words);
 Result<Output> cmd_map(Context&, Words);
 Result<Output> cmd_hosts(Context&, Words);

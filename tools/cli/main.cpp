@@ -11,8 +11,8 @@ const char* const kMainHelp =
     "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
     "       hopless help\n"
     "\n"
-    "OBJECT := { service | endpoint | backend | cgroup | stats | top | trace | prog | map | hosts | resolv |\n"
-    "            oci-hook }\n"
+    "OBJECT := { service | endpoint | backend | cgroup | stats | health | top | trace | prog | map | hosts |\n"
+    "            resolv | oci-hook }\n"
     "  service { list | show SERVICE }          services, VIPs and their backends\n"
     "  service { apply FILE|- | delete SERVICE } define, replace or remove services (YAML or JSON)\n"
     "  endpoint register SERVICE address ADDR port PORT [id ID] [weight W] [ttl SECONDS]\n"
@@ -21,6 +21,7 @@ const char* const kMainHelp =
     "  backend list [service SERVICE]           backends with weight, state, connections\n"
     "  cgroup list | attach { PATH | pid PID } [namespace NS] | detach { PATH | pid PID }\n"
     "  stats [service SERVICE]                  per-service and per-backend counters\n"
+    "  health [service SERVICE]                 each backend: healthy or not, last probe, failures, ejections\n"
     "  top [sort KEY] [count N] [interval S]    live per-service view: new/s, active, errors/s, bytes/s, RTT\n"
     "  trace [service SERVICE] [count N]        datapath events as they happen (-j: one JSON object a line)\n"
     "  prog show | map show | map dump MAP      the BPF programs and maps\n"
@@ -31,8 +32,9 @@ const char* const kMainHelp =
     "\n"
     "Reading commands (list, show, stats, top, trace, prog, map, hosts) read the pinned maps, so they work\n"
     "while the daemon is down; changing commands (apply, delete, register, heartbeat, deregister,\n"
-    "attach, detach, oci-hook) go through hoplessd's control socket, as root. resolv reads the\n"
-    "config file.\n"
+    "attach, detach, oci-hook) go through hoplessd's control socket, as root. health asks\n"
+    "hoplessd, and shows the states in the pinned maps while it does not answer. resolv reads\n"
+    "the config file.\n"
     "\n"
     "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | --config FILE | -V|--version |\n"
     "             -h|--help }\n"
@@ -63,8 +65,8 @@ int main(int argc, char** argv) {
     Context ctx{parsed->opts};
     static const std::vector<Command> objects = {
         {"service", cmd_service}, {"endpoint", cmd_endpoint}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup},
-        {"stats", cmd_stats},     {"prog", cmd_prog},         {"map", cmd_map},         {"hosts", cmd_hosts},
-        {"resolv", cmd_resolv},   {"top", cmd_top},           {"trace", cmd_trace},
+        {"stats", cmd_stats},     {"health", cmd_health},     {"top", cmd_top},         {"trace", cmd_trace},
+        {"prog", cmd_prog},       {"map", cmd_map},           {"hosts", cmd_hosts},     {"resolv", cmd_resolv},
         {"oci-hook", cmd_oci_hook},
     };
     Words words(parsed->words);

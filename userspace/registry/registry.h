@@ -11,6 +11,9 @@
 // Merge rules: a service is defined by one source (two that disagree is an
 // error naming both); its backends are the union of its sources' backends,
 // one per address:port; a registration with a TTL leaves when it runs out.
+// Health (health/) overlays state: an unhealthy backend that would take new
+// connects is quarantined, unless that would leave the service none (fail
+// open).
 #pragma once
 
 #include <chrono>
@@ -77,11 +80,21 @@ public:
     void set_dns(std::optional<IpAddress> vip, std::vector<Backend> listen, const std::set<std::string>& namespaces);
     // Namespaces that hold a service of some other source.
     std::set<std::string> namespaces() const;
+    // Health: the one flag per backend that active checks and outlier
+    // detection produce (health/). Kept beside the service's definitions, so
+    // it outlives a redefinition or a reload; gone with the service. Returns
+    // whether the service's desired state changed (it is then dirty): not
+    // when the service has no such backend (any more).
+    bool set_backend_health(const Name& name, const IpAddress& address, uint16_t port, bool healthy);
 
     // ---- views
     bool exists(const Name& name) const;
-    // The merged service the kernel should hold; nullopt when none.
-    std::optional<Service> desired(const Name& name) const;
+    // The merged service the kernel should hold; nullopt when none. An
+    // unhealthy backend that would take new connects (active, weight > 0)
+    // is quarantined, unless every such backend is unhealthy: then hopless
+    // routes to all of them rather than refuse every connect (fail open, as
+    // Envoy's panic threshold), and *fail_open says so.
+    std::optional<Service> desired(const Name& name, bool* fail_open = nullptr) const;
     struct BackendView {
         Backend backend;
         Source source;
@@ -117,9 +130,11 @@ public:
     static constexpr const char* kDnsTcpName = "hopless-dns-tcp";
 
 private:
+    using Endpoint = std::pair<IpAddress, uint16_t>;
     struct Entry {
         std::unique_ptr<const Service> file, api, dns;
         std::vector<Registration> regs;  // sorted by id
+        std::vector<Endpoint> unhealthy;  // sorted; not a source: it keeps no entry alive
         const Service* definition() const {
             return file ? file.get() : api ? api.get() : dns.get();
         }
