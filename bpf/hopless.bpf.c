@@ -9,14 +9,37 @@
 #include "lib/stats.h"
 #include "lib/lb.h"
 #include "lib/sock.h"
+#include "lib/trace.h"
+#include "lib/lifecycle.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Turns the selection result into the hook's verdict and counts it. */
-HL_INLINE int hl_verdict(int err, __u32 service_id)
+HL_INLINE void hl_trace_connect(struct bpf_sock_addr *ctx, __u8 type, const struct hl_service_key *key,
+				 const struct hl_selection *sel)
 {
+	struct hl_trace_event *e = hl_trace_begin(sel->service_id, type);
+	if (!e)
+		return;
+	hl_trace_caller(e);
+	e->proto = key->proto;
+	__builtin_memcpy(e->addr, key->addr, 16);
+	e->port = key->port;
+	if (type == HL_TRACE_REDIRECT) {
+		e->backend_id = sel->backend_id;
+		__builtin_memcpy(e->backend, sel->be.addr, 16);
+		e->backend_port = sel->be.port;
+	}
+	hl_trace_submit(e);
+}
+
+/* Turns the selection result into the hook's verdict and counts it. */
+HL_INLINE int hl_verdict(struct bpf_sock_addr *ctx, int err, const struct hl_service_key *key,
+			 const struct hl_selection *sel)
+{
+	__u32 service_id = sel->service_id;
 	if (err == -ECONNREFUSED) {
 		HL_SVC_COUNT(service_id, no_backend);
+		hl_trace_connect(ctx, HL_TRACE_NO_BACKEND, key, sel);
 		/* kernel >= 5.18: the application sees ECONNREFUSED, not EPERM */
 		bpf_set_retval(-ECONNREFUSED);
 		return HL_VERDICT_REJECT;
@@ -54,10 +77,12 @@ HL_INLINE void hl_write_v6(struct bpf_sock_addr *ctx, const struct hl_backend *b
 	ctx->user_port = be->port;
 }
 
-HL_INLINE void hl_count_redirect(const struct hl_selection *sel)
+HL_INLINE void hl_count_redirect(struct bpf_sock_addr *ctx, const struct hl_service_key *key,
+				  const struct hl_selection *sel)
 {
 	HL_SVC_COUNT(sel->service_id, connections);
 	HL_BE_COUNT(sel->backend_id, connections);
+	hl_trace_connect(ctx, HL_TRACE_REDIRECT, key, sel);
 }
 
 /* ---- connect: TCP and connected UDP ---------------------------------- */
@@ -78,11 +103,11 @@ int hl_connect4(struct bpf_sock_addr *ctx)
 		return HL_VERDICT_PASS;
 	}
 	if (err)
-		return hl_verdict(err, sel.service_id);
+		return hl_verdict(ctx, err, &key, &sel);
 	ctx->user_ip4 = hl_addr_v4(sel.be.addr);
 	ctx->user_port = sel.be.port;
-	hl_sock_remember(ctx->sk, &key, &sel);
-	hl_count_redirect(&sel);
+	hl_sock_remember(ctx, &key, &sel);
+	hl_count_redirect(ctx, &key, &sel);
 	return HL_VERDICT_PASS;
 }
 
@@ -104,10 +129,10 @@ int hl_connect6(struct bpf_sock_addr *ctx)
 		return HL_VERDICT_PASS;
 	}
 	if (err)
-		return hl_verdict(err, sel.service_id);
+		return hl_verdict(ctx, err, &key, &sel);
 	hl_write_v6(ctx, &sel.be); /* a v4 backend is written v4-mapped */
-	hl_sock_remember(ctx->sk, &key, &sel);
-	hl_count_redirect(&sel);
+	hl_sock_remember(ctx, &key, &sel);
+	hl_count_redirect(ctx, &key, &sel);
 	return HL_VERDICT_PASS;
 }
 
@@ -206,7 +231,7 @@ HL_INLINE int hl_sendmsg(struct bpf_sock_addr *ctx, int v4)
 	if (err == -ENOENT)
 		return HL_VERDICT_PASS;
 	if (err)
-		return hl_verdict(err, sel.service_id);
+		return hl_verdict(ctx, err, &key, &sel);
 	if (v4) {
 		ctx->user_ip4 = hl_addr_v4(sel.be.addr);
 		ctx->user_port = sel.be.port;
@@ -214,7 +239,7 @@ HL_INLINE int hl_sendmsg(struct bpf_sock_addr *ctx, int v4)
 		hl_write_v6(ctx, &sel.be);
 	}
 	hl_revnat_put(ctx, &key, &sel);
-	hl_count_redirect(&sel);
+	hl_count_redirect(ctx, &key, &sel);
 	HL_SVC_COUNT(sel.service_id, udp_translations);
 	return HL_VERDICT_PASS;
 }
@@ -302,9 +327,44 @@ int hl_bind6(struct bpf_sock_addr *ctx)
 	return hl_bind(ctx, 0);
 }
 
+/* ---- sockops: the lifecycle of redirected and inbound connections ------ */
+
+SEC("sockops")
+int hl_sockops(struct bpf_sock_ops *ctx)
+{
+	switch (ctx->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		hl_lc_connect(ctx);
+		break;
+	case BPF_SOCK_OPS_TIMEOUT_INIT:
+		hl_lc_timeout_init(ctx);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		hl_lc_established(ctx);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		hl_lc_inbound(ctx);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (ctx->args[1] == BPF_TCP_CLOSE)
+			hl_lc_close(ctx, ctx->args[0]);
+		break;
+	}
+	return 1; /* sockops programs never veto */
+}
+
 /* The C++ side checks the same figures (userspace/bpf/abi_check.cpp). */
 _Static_assert(sizeof(struct hl_service_key) == 24, "hl_service_key layout");
 _Static_assert(sizeof(struct hl_service) == 24, "hl_service layout");
 _Static_assert(sizeof(struct hl_backend) == 28, "hl_backend layout");
 _Static_assert(sizeof(struct hl_sock_meta) == 32, "hl_sock_meta layout");
 _Static_assert(sizeof(struct hl_service_stats) == 64, "hl_service_stats layout");
+_Static_assert(sizeof(struct hl_service_lc) == 96, "hl_service_lc layout");
+_Static_assert(sizeof(struct hl_service_gauge) == 16, "hl_service_gauge layout");
+_Static_assert(sizeof(struct hl_service_hist) == 208, "hl_service_hist layout");
+_Static_assert(sizeof(struct hl_backend_live) == 16, "hl_backend_live layout");
+_Static_assert(sizeof(struct hl_backend_lc) == 48, "hl_backend_lc layout");
+_Static_assert(sizeof(struct hl_endpoint_key) == 20, "hl_endpoint_key layout");
+_Static_assert(sizeof(struct hl_connect_failure) == 24, "hl_connect_failure layout");
+_Static_assert(sizeof(struct hl_trace_ctl) == 16, "hl_trace_ctl layout");
+_Static_assert(sizeof(struct hl_trace_event) == 112, "hl_trace_event layout");

@@ -14,7 +14,7 @@ PKGS=(
   dpkg-dev scdoc man-db bash-completion systemd
   # runtime peers for tests, demo and benchmarks
   iproute2 curl nginx-light dnsmasq-base dnsutils ldnsutils haproxy wrk iperf3 nftables procps psmisc jq
-  socat util-linux
+  socat util-linux tmux
   etcd-server etcd-client
   runc busybox-static
 )

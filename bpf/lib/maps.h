@@ -94,6 +94,94 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hl_revnat_v1 SEC(".maps");
 
+/* ---- connection lifecycle (bpf/lib/lifecycle.h) -------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HL_DEFAULT_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct hl_service_lc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_svclc_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HL_DEFAULT_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct hl_service_gauge);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_svcgauge_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HL_DEFAULT_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct hl_service_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_svchist_v1 SEC(".maps");
+
+/* Shared by every CPU: least_connections and outlier detection read these.
+ * Mappable, so hoplessd zeroes consecutive_failures with one atomic store
+ * that cannot undo a concurrent change of `active` (a map update writes the
+ * whole value). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HL_DEFAULT_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct hl_backend_live);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_belive_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HL_DEFAULT_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct hl_backend_lc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_belc_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HL_DEFAULT_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hl_endpoint_key);
+	__type(value, __u32); /* service id */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_ep_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct hl_inbound_sock);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_insock_v1 SEC(".maps");
+
+/* Connect failures for hoplessd's outlier detection (one consumer). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_events_v1 SEC(".maps");
+
+/* `hopless trace`: its own ring (a ring buffer has one consumer), written
+ * only while a tracer holds hl_tracectl_v1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_trace_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hl_trace_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_tracectl_v1 SEC(".maps");
+
 /* Names for the CLI and for adoption; the datapath never reads them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -86,7 +86,7 @@ struct hl_service {
 	__u32 slot_count;  /* 0: no usable backend -> ECONNREFUSED */
 	__u8  algorithm;   /* HL_ALGO_* */
 	__u8  flags;       /* HL_SVC_F_* */
-	__u16 pad;
+	__u16 connect_timeout_cs; /* connect_timeout in 10 ms units (<= 655 s); 0: the kernel's own */
 	__u32 affinity_timeout_s; /* 0: no affinity */
 	__u32 drain_timeout_s;    /* read by the daemon, not the datapath */
 };
@@ -139,16 +139,25 @@ struct hl_backend_stats {
 	__u64 reserved;
 };
 
+/* struct hl_sock_meta.flags: where the sockops program is in a redirected
+ * TCP connection's life. Every step checks and sets its bit, so a socket
+ * whose programs run twice (an attached cgroup below another) counts once. */
+#define HL_SOCK_USER_TIMEOUT 1  /* connect4 set TCP_USER_TIMEOUT (connect_timeout): cleared once established */
+#define HL_SOCK_ESTABLISHED  2  /* counted as active: the close takes it back */
+#define HL_SOCK_CLOSED       4  /* the close (or failure) was counted */
+
 /* Per socket (SK_STORAGE): what the connect hook decided, so getpeername can
- * answer with the VIP and the lifecycle programs can count per backend. */
+ * answer with the VIP and the lifecycle programs can count per backend.
+ * flags and connect_us took the places of padding (the layout and size are
+ * those of ABI 1; a socket of an older datapath reads 0 in both). */
 struct hl_sock_meta {
 	__u8  vip[16];
 	__u16 vip_port;    /* network byte order */
 	__u8  vip_family;
-	__u8  pad;
+	__u8  flags;       /* HL_SOCK_* (TCP) */
 	__u32 service_id;
 	__u32 backend_id;
-	__u32 pad2;
+	__u32 connect_us;  /* low 32 bits of bpf_ktime_get_ns()/1000 when the SYN was built */
 };
 
 /* ---- connection lifecycle (sockops) and outlier detection --------------
@@ -182,6 +191,126 @@ struct hl_connect_failure {
 	__u32 consecutive_failures; /* the backend's count after this one */
 	__u8  reason;               /* HL_REASON_REFUSED / _TIMEOUT / _OTHER */
 	__u8  pad[3];
+};
+
+/* Counters by reason are indexed HL_REASON_* - 1. */
+#define HL_REASONS 4
+
+/* ---- lifecycle counters (sockops) ----------------------------------------
+ * New maps beside the ABI-1 ones (an upgrade creates them; nothing pinned
+ * changes shape). Service-level maps are per-CPU (a hot service is counted
+ * by every CPU without sharing a cache line); backend-level ones are shared
+ * ARRAYs with atomic adds, so their memory grows with backends, not with
+ * backends times CPUs. */
+
+/* Per service, per CPU (PERCPU_ARRAY hl_svclc_v1, indexed by service id;
+ * zeroed when an id is reused). "Redirected" are connections whose connect()
+ * hopless rewrote; "inbound" are connections that tasks in attached cgroups
+ * accepted on a backend address:port of the service (the server side). */
+struct hl_service_lc {
+	__u64 established;            /* redirected connects that reached ESTABLISHED */
+	__u64 errors[HL_REASONS];     /* redirected connections that failed, by reason */
+	__u64 bytes_sent;             /* payload the backend acknowledged, at close */
+	__u64 bytes_received;         /* payload received from the backend, at close */
+	__u64 inbound;                /* inbound connections accepted */
+	__u64 inbound_bytes_sent;
+	__u64 inbound_bytes_received;
+	__u64 events_lost;            /* connect failures hl_events_v1 had no room for */
+	__u64 reserved;
+};
+
+/* Per service, per CPU (PERCPU_ARRAY hl_svcgauge_v1): connections open now,
+ * summed over CPUs. Never zeroed: a close always takes back what its open
+ * added, even when the service id was reused meanwhile. */
+struct hl_service_gauge {
+	__s64 active;                 /* redirected connections established and not closed */
+	__s64 inbound_active;
+};
+
+/* Fixed log-scale histogram buckets: bucket i counts values <= 16 * 4^i
+ * microseconds (16 us, 64 us, 256 us, 1.02 ms, 4.1 ms, 16.4 ms, 65.5 ms,
+ * 262 ms, 1.05 s, 4.19 s, 16.8 s); the last one is +Inf. 12 buckets and a sum
+ * are 104 bytes a histogram: 13.6 MB per CPU for both histograms of 65,536
+ * services. */
+#define HL_HIST_BUCKETS 12
+#define HL_HIST_BOUND_US(i) (16ull << (2 * (i)))
+
+struct hl_hist {
+	__u64 bucket[HL_HIST_BUCKETS]; /* not cumulative: each value is counted in one bucket */
+	__u64 sum_us;
+};
+
+/* Per service, per CPU (PERCPU_ARRAY hl_svchist_v1; zeroed on id reuse). */
+struct hl_service_hist {
+	struct hl_hist connect;       /* connect() to ESTABLISHED of redirected connects */
+	struct hl_hist rtt;           /* smoothed RTT of redirected connections as they close */
+};
+
+/* Per backend (ARRAY hl_belc_v1, shared, atomic adds; indexed by backend id,
+ * zeroed when the id is reused). */
+struct hl_backend_lc {
+	__u64 errors[HL_REASONS];
+	__u64 bytes_sent;
+	__u64 bytes_received;
+};
+
+/* Backend address -> the service it serves (HASH hl_ep_v1), for the server
+ * side: a connection accepted on this address:port is inbound to that
+ * service. When several TCP services name one address:port, the lowest
+ * service id has it. */
+struct hl_endpoint_key {
+	__u8  addr[16];    /* v4 stored v4-mapped */
+	__u16 port;        /* network byte order */
+	__u16 pad;
+};
+
+/* Per accepted socket (SK_STORAGE hl_insock_v1): the service it is inbound
+ * to, so its close is counted where its accept was. */
+struct hl_inbound_sock {
+	__u32 service_id;
+	__u32 pad;
+};
+
+/* ---- trace: datapath events for `hopless trace` --------------------------
+ * Written to RINGBUF hl_trace_v1 only while a tracer holds hl_tracectl_v1
+ * (ARRAY, one entry): the CLI pushes until_ns a few seconds ahead every
+ * second, so a tracer that was killed stops costing within seconds, and the
+ * datapath clears until_ns when it finds it past, after which an event costs
+ * one load and a branch. */
+struct hl_trace_ctl {
+	__u64 until_ns;    /* bpf_ktime_get_ns() deadline; 0: nobody traces */
+	__u32 service_id;  /* 0: every service */
+	__u32 pid;         /* the tracer */
+};
+
+#define HL_TRACE_REDIRECT    1  /* connect (or UDP send) redirected to a backend */
+#define HL_TRACE_NO_BACKEND  2  /* connect refused: no usable backend */
+#define HL_TRACE_ESTABLISHED 3  /* redirected connect established (connect_us) */
+#define HL_TRACE_FAILED      4  /* redirected connect or connection failed (reason) */
+#define HL_TRACE_CLOSED      5  /* redirected connection closed (bytes, rtt_us; reason 0) */
+#define HL_TRACE_DESTROYED   6  /* redirected socket ended by hopless (backend removed or drained) */
+#define HL_TRACE_INBOUND     7  /* accepted on a backend address:port (peer in addr) */
+#define HL_TRACE_INBOUND_CLOSED 8
+
+struct hl_trace_event {
+	__u64 ts_ns;       /* bpf_ktime_get_ns() */
+	__u64 cgroup_id;   /* the calling task's (connect hooks); 0 from sockops */
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	__u32 pid;         /* tgid of the calling task (connect hooks); 0 from sockops */
+	__u32 service_id;
+	__u32 backend_id;
+	__u32 connect_us;
+	__u32 rtt_us;
+	__u16 port;        /* network byte order: VIP port, or the peer's (inbound) */
+	__u16 backend_port;
+	__u8  addr[16];    /* VIP, or the peer (inbound) */
+	__u8  backend[16];
+	__u8  type;        /* HL_TRACE_* */
+	__u8  reason;      /* HL_REASON_* */
+	__u8  proto;
+	__u8  pad[5];
+	char  comm[16];
 };
 
 /* Names for the CLI and for adoption after a restart (never read by BPF). */

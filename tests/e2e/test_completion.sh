@@ -111,9 +111,14 @@ t_keywords() {
     expect "show dump help" map ""
     expect "services service_stats service_meta slots" map dump s
     expect "service help" stats ""
+    expect "service help" health ""
     expect "namespace help" hosts ""
     expect "namespace help" resolv ""
-    expect "" top ""
+    expect "sort count interval help" top ""
+    expect "active bytes errors inbound name new rtt" top sort ""
+    expect "count interval" top sort rtt ""
+    expect "service count help" trace ""
+    expect "count" trace service web ""
     expect "" oci-hook ""
     expect "--pin-dir --pretty" --p
     expect "-j --json -p --pretty --pin-dir --socket --config -V --version -h --help" -

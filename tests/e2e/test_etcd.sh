@@ -31,7 +31,8 @@
 #               through the other two
 #   prefer      prefer: local: each host's client takes its own host's task,
 #               a host without one spreads over the others, and a host whose
-#               own task stops taking connects fails over and comes back
+#               own task stops taking connects (weight 0, or quarantined by
+#               its health checks) fails over, and comes back
 #   converge    a random sequence of 1,000 service and endpoint changes
 #               spread over the three hosts' APIs at once ends with identical
 #               kernel maps on all three (the CLI's -j dumps compared)
@@ -52,7 +53,7 @@ LEASE_TTL=2
 CHURN="$(dirname "${BASH_SOURCE[0]}")/tools/etcd_churn.py"
 HOSTS=(a b c)
 VPORT=80
-declare -A SOCK PIN CFG LOG DPID NS CG ADDR METRICS DIRS
+declare -A SOCK PIN CFG LOG DPID NS CG ADDR METRICS DIRS NGXPID
 
 # cluster NAME ETCD_URLS [C_ETCD_URLS]: bridge, subnet, and hosts a b c:
 # each a netns on the bridge with nginx on ADDR:8080 and :8081 ("host-X"),
@@ -93,6 +94,7 @@ cluster() {
         } >"${CFG[$h]}"
         HL_NGINX_NETNS="${NS[$h]}" hl_nginx_start NGX "${DIRS[$h]}/nginx" "${ADDR[$h]}:8080=host-$h" \
             "${ADDR[$h]}:8081=host-$h-2"
+        NGXPID[$h]=$NGX
     done
     for h in "${HOSTS[@]}"; do
         _nginx_up() { [[ "$(ip netns exec "${NS[$1]}" curl -s --max-time 1 "http://${ADDR[$1]}:8081/")" == "host-$1-2" ]]; }
@@ -456,7 +458,16 @@ t_prefer() {
     hl_wait_for 5 _back || hl_fail "c does not come back to its own task"
     out="$(dial c 4)"
     hl_assert_eq 4 "$(count host-c "$out")" "c's client back on its own task"
-    hl_log "counted: c 6/6 own, b 6/6 own, a 3+3 spread, c 4/4 failed over, 4/4 back"
+    # With health checks: c's own task dies, its checks quarantine it, and
+    # c fails over to b's (a quarantined last local backend is not usable).
+    api_ok a PUT /v1/services/default/web "{\"vip\":\"$VIP\",\"port\":$VPORT,\"prefer\":\"local\",\"health_check\":{\"protocol\":\"tcp\",\"interval\":0.2,\"timeout\":0.15,\"healthy_threshold\":1,\"unhealthy_threshold\":1,\"netns\":\"${NS[c]}\"}}"
+    hl_stop_pid "${NGXPID[c]}"
+    hl_wait_for 5 _failover || hl_fail "c does not fail over when its own task fails its checks"
+    hl_assert_eq quarantined "$("$HOPLESS" --pin-dir "${PIN[c]}" -j backend list service web |
+        jq -r --arg a "${ADDR[c]}" '.[] | select(.address == $a) | .state')" "c's own task in c's kernel"
+    out="$(dial c 4)"
+    hl_assert_eq 4 "$(count host-b "$out")" "c's client fails over to b's task when its own is quarantined"
+    hl_log "counted: c 6/6 own, b 6/6 own, a 3+3 spread, c 4/4 failed over (weight 0), 4/4 back, 4/4 failed over (quarantined)"
 }
 
 t_converge() {

@@ -59,6 +59,8 @@ TEST(ControlRouter, EveryRouteReachesItsCall) {
     EXPECT_THAT(call("DELETE", "/v1/cgroups", R"({"cgroup": "/sys/fs/cgroup/x"})").calls,
                 ElementsAre("detach_cgroup cgroup=/sys/fs/cgroup/x"));
     EXPECT_THAT(call("DELETE", "/v1/cgroups", R"({"pid": 7})").calls, ElementsAre("detach_cgroup pid=7"));
+    EXPECT_THAT(call("GET", "/v1/health/backends").calls, ElementsAre("backend_health"));
+    EXPECT_THAT(call("GET", "/v1/services/prod/web/health").calls, ElementsAre("service_health prod/web"));
 }
 
 TEST(ControlRouter, TheHandlersReplyIsTheAnswer) {
@@ -124,6 +126,8 @@ TEST(ControlRouter, WrongMethodsAre405WithAllow) {
         {"PUT", "/v1/services/a/b/endpoints/x/heartbeat", "POST"},
         {"GET", "/v1/cgroups", "PUT, DELETE"},
         {"put", "/v1/cgroups", "PUT, DELETE"},  // methods are case-sensitive
+        {"POST", "/v1/health/backends", "GET"},
+        {"DELETE", "/v1/services/a/b/health", "GET"},
     };
     for (const auto& c : cases) {
         expect_refused(c.method, c.target, "", 405, std::string("(allowed: ") + c.allow + ")");

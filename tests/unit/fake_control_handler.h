@@ -46,6 +46,10 @@ public:
     hl::control::Reply detach_cgroup(const hl::control::CgroupSpec& c) override {
         return note("detach_cgroup " + what(c));
     }
+    hl::control::Reply backend_health() override { return note("backend_health"); }
+    hl::control::Reply service_health(const std::string& ns, const std::string& name) override {
+        return note("service_health " + ns + "/" + name);
+    }
 
 private:
     static std::string what(const hl::control::CgroupSpec& c) {

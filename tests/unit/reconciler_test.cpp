@@ -52,11 +52,13 @@ struct MapsState {
     std::map<SvcKey, hl_service> services;
     std::map<uint32_t, hl_service_meta> service_meta;
     std::map<uint64_t, hl_cgroup_ns> cgroups;
+    std::map<Endpoint, uint32_t> endpoints;  // backend address:port -> TCP service id
 };
 
 enum class Op {
     PutNamespace, DeleteNamespace, PutBackend, DeleteBackend, PutSlot, DeleteSlot, PutService, DeleteService,
     PutServiceMeta, DeleteServiceMeta, PutCgroup, DeleteCgroup, ResetServiceCounters, ResetBackendCounters,
+    PutEndpoint, DeleteEndpoint,
     Attach, Detach,  // the cgroup attacher, not a map
 };
 
@@ -64,7 +66,8 @@ const char* op_name(Op op) {
     static const char* names[] = {"put_namespace", "delete_namespace", "put_backend", "delete_backend",
                                   "put_slot", "delete_slot", "put_service", "delete_service",
                                   "put_service_meta", "delete_service_meta", "put_cgroup", "delete_cgroup",
-                                  "reset_service_counters", "reset_backend_counters", "attach", "detach"};
+                                  "reset_service_counters", "reset_backend_counters", "put_endpoint",
+                                  "delete_endpoint", "attach", "detach"};
     return names[static_cast<int>(op)];
 }
 
@@ -184,6 +187,14 @@ public:
         w_.state.cgroups.erase(cgroup_id);
         return done({Op::DeleteCgroup, cgroup_id});
     }
+    hl::Status put_endpoint(const hl_endpoint_key& key, uint32_t service_id) override {
+        w_.state.endpoints[endpoint_of(key)] = service_id;
+        return done({Op::PutEndpoint, service_id});
+    }
+    hl::Status delete_endpoint(const hl_endpoint_key& key) override {
+        w_.state.endpoints.erase(endpoint_of(key));
+        return done({Op::DeleteEndpoint, 0});
+    }
     hl::Status reset_service_counters(uint32_t id) override { return done({Op::ResetServiceCounters, id}); }
     hl::Status reset_backend_counters(uint32_t id) override { return done({Op::ResetBackendCounters, id}); }
 
@@ -196,10 +207,17 @@ public:
         k.backends = w_.state.backends;
         k.cgroups = w_.state.cgroups;
         k.namespaces = w_.state.namespaces;
+        for (const auto& [ep, sid] : w_.state.endpoints) {
+            hl_endpoint_key key{};
+            std::memcpy(key.addr, ep.first.bytes().data(), 16);
+            key.port = htons(ep.second);
+            k.endpoints.emplace_back(key, sid);
+        }
         return k;
     }
 
 private:
+    static Endpoint endpoint_of(const hl_endpoint_key& k) { return {hl::IpAddress::from_bytes(k.addr), ntohs(k.port)}; }
     hl::Status done(Entry e) {
         w_.record(e);
         return hl::ok_status();
@@ -1064,6 +1082,64 @@ TEST_F(ReconcilerTest, RemovingEverythingLeavesEmptyMaps) {
     EXPECT_TRUE(w.state.cgroups.empty());
     EXPECT_TRUE(w.state.namespaces.empty());
     EXPECT_TRUE(cgroups.attached.empty());
+}
+
+// The server side's map: each TCP backend address:port names its service;
+// UDP backends are not in it; an address two services name belongs to the
+// lower id, and passes to the other when that one lets it go.
+TEST_F(ReconcilerTest, EndpointMapFollowsTcpBackends) {
+    hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
+    hl::Service dns = service("dns", "127.255.0.53", 53, {be("10.0.0.9", 53)});
+    dns.protocol = hl::Protocol::Udp;
+    apply(config({web, dns}));
+    uint32_t web_id = rec.find({"default", "web"})->id;
+    EXPECT_EQ(w.state.endpoints, (std::map<Endpoint, uint32_t>{{{ip("10.0.0.1"), 8080}, web_id},
+                                                                {{ip("10.0.0.2"), 8080}, web_id}}));
+    // api shares 10.0.0.2:8080 with web (lower id: web keeps it).
+    hl::Service api = service("api", "127.255.0.2", 80, {be("10.0.0.2"), be("10.0.0.3")});
+    apply(config({web, dns, api}));
+    uint32_t api_id = rec.find({"default", "api"})->id;
+    EXPECT_EQ(w.state.endpoints.at({ip("10.0.0.2"), 8080}), web_id);
+    EXPECT_EQ(w.state.endpoints.at({ip("10.0.0.3"), 8080}), api_id);
+    // web drops it: api has it now; then web goes: only api's remain.
+    web.backends = {be("10.0.0.1")};
+    apply(config({web, dns, api}));
+    EXPECT_EQ(w.state.endpoints.at({ip("10.0.0.2"), 8080}), api_id);
+    apply(config({dns, api}));
+    EXPECT_EQ(w.state.endpoints, (std::map<Endpoint, uint32_t>{{{ip("10.0.0.2"), 8080}, api_id},
+                                                                {{ip("10.0.0.3"), 8080}, api_id}}));
+    // An unchanged apply writes nothing; removing everything leaves it empty.
+    size_t m = w.map_ops;
+    apply(config({dns, api}));
+    EXPECT_EQ(w.map_ops, m) << w.dump(m);
+    apply(config({}));
+    EXPECT_TRUE(w.state.endpoints.empty());
+}
+
+// A datapath older than the endpoint map (or a crash between two writes):
+// adoption finds it wrong and the next apply puts it right.
+TEST_F(ReconcilerTest, AdoptionRepairsTheEndpointMap) {
+    hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
+    apply(config({web}));
+    uint32_t web_id = rec.find({"default", "web"})->id;
+    auto want = w.state.endpoints;
+    w.state.endpoints.erase({ip("10.0.0.1"), 8080});
+    w.state.endpoints[{ip("10.0.0.7"), 80}] = 99;  // stray
+    hl::Reconciler again(store, cgroups, limits);
+    again.adopt();
+    apply(config({web}), &again);
+    EXPECT_EQ(w.state.endpoints, want);
+    EXPECT_EQ(w.state.endpoints.at({ip("10.0.0.1"), 8080}), web_id);
+}
+
+TEST_F(ReconcilerTest, ConnectTimeoutReachesTheServiceEntryInTenMillisecondUnits) {
+    hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1")});
+    web.connect_timeout_ms = 1505;
+    apply(config({web}));
+    EXPECT_EQ(published(key_of(web)).connect_timeout_cs, 151u);  // rounded up: never shorter than asked
+    web.connect_timeout_ms = 0;
+    apply(config({web}));
+    EXPECT_EQ(published(key_of(web)).connect_timeout_cs, 0u);
 }
 
 TEST_F(ReconcilerTest, SlotTableFollowsBuildSlotTable) {

@@ -224,3 +224,88 @@ TEST_F(JournalTest, RegistrationsAndApiServicesSurviveARestartWithFreshTtls) {
 }
 
 }  // namespace
+
+// ---- health overlays state (DESIGN.md "Desired state from several sources")
+
+namespace {
+
+hl::IpAddress ip(const std::string& s) { return *hl::IpAddress::parse(s); }
+
+std::vector<hl::BackendState> states(const std::optional<hl::Service>& s) {
+    std::vector<hl::BackendState> out;
+    for (const auto& b : s->backends) out.push_back(b.state);
+    return out;
+}
+
+using hl::BackendState;
+
+TEST(RegistryHealth, AnUnhealthyBackendIsQuarantinedOneServiceDirty) {
+    Registry r;
+    ASSERT_TRUE(r.set_file_services({svc("web", "127.255.0.1", {"10.0.0.1", "10.0.0.2"}), svc("api", "127.255.0.2", {"10.0.0.9"})}));
+    (void)r.take_dirty();
+    EXPECT_TRUE(r.set_backend_health({"default", "web"}, ip("10.0.0.2"), 8080, false));
+    EXPECT_EQ(r.take_dirty(), (std::vector<Name>{{"default", "web"}}));
+    bool fail_open = true;
+    auto d = r.desired({"default", "web"}, &fail_open);
+    EXPECT_FALSE(fail_open);
+    EXPECT_THAT(states(d), ElementsAre(BackendState::Active, BackendState::Quarantined));
+    EXPECT_FALSE(r.set_backend_health({"default", "web"}, ip("10.0.0.2"), 8080, false)) << "no change";
+    EXPECT_TRUE(r.take_dirty().empty());
+    EXPECT_TRUE(r.set_backend_health({"default", "web"}, ip("10.0.0.2"), 8080, true));
+    EXPECT_THAT(states(r.desired({"default", "web"})), ElementsAre(BackendState::Active, BackendState::Active));
+    // A flag for a backend the service does not have changes nothing.
+    EXPECT_FALSE(r.set_backend_health({"default", "web"}, ip("10.0.0.7"), 8080, false));
+    EXPECT_FALSE(r.set_backend_health({"default", "nope"}, ip("10.0.0.1"), 8080, false));
+}
+
+TEST(RegistryHealth, EveryUsableBackendUnhealthyFailsOpen) {
+    Registry r;
+    auto s = svc("web", "127.255.0.1", {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"});
+    s.backends[2].state = BackendState::Draining;  // takes no new connects anyway
+    s.backends[3].weight = 0;
+    ASSERT_TRUE(r.set_file_services({s}));
+    (void)r.set_backend_health({"default", "web"}, ip("10.0.0.1"), 8080, false);
+    bool fail_open = true;
+    auto d = r.desired({"default", "web"}, &fail_open);
+    EXPECT_FALSE(fail_open);
+    EXPECT_THAT(states(d), ElementsAre(BackendState::Quarantined, BackendState::Active, BackendState::Draining,
+                                       BackendState::Active));
+    // The last usable one fails too: all of them take connects again rather
+    // than every connect being refused.
+    (void)r.set_backend_health({"default", "web"}, ip("10.0.0.2"), 8080, false);
+    d = r.desired({"default", "web"}, &fail_open);
+    EXPECT_TRUE(fail_open);
+    EXPECT_THAT(states(d), ElementsAre(BackendState::Active, BackendState::Active, BackendState::Draining,
+                                       BackendState::Active));
+    // One recovers: the other is quarantined again.
+    (void)r.set_backend_health({"default", "web"}, ip("10.0.0.1"), 8080, true);
+    d = r.desired({"default", "web"}, &fail_open);
+    EXPECT_FALSE(fail_open);
+    EXPECT_THAT(states(d), ElementsAre(BackendState::Active, BackendState::Quarantined, BackendState::Draining,
+                                       BackendState::Active));
+}
+
+TEST(RegistryHealth, FlagsOutliveAReloadAndARegistrationButNotTheService) {
+    Registry r;
+    ASSERT_TRUE(r.set_file_services({svc("web", "127.255.0.1", {"10.0.0.1", "10.0.0.2"})}));
+    ASSERT_FALSE(err(r.register_endpoint({"default", "web"}, reg("task-3", "10.0.0.3"), t0)));
+    (void)r.set_backend_health({"default", "web"}, ip("10.0.0.1"), 8080, false);
+    (void)r.set_backend_health({"default", "web"}, ip("10.0.0.3"), 8080, false);
+    // The file changes the service (a weight): the flags stay.
+    auto s = svc("web", "127.255.0.1", {"10.0.0.1", "10.0.0.2"});
+    s.backends[1].weight = 5;
+    ASSERT_TRUE(r.set_file_services({s}));
+    EXPECT_THAT(states(r.desired({"default", "web"})),
+                ElementsAre(BackendState::Quarantined, BackendState::Active, BackendState::Quarantined));
+    // The registration heartbeats and re-registers: its flag stays too.
+    ASSERT_FALSE(err(r.register_endpoint({"default", "web"}, reg("task-3", "10.0.0.3"), t0)));
+    EXPECT_EQ(states(r.desired({"default", "web"}))[2], BackendState::Quarantined);
+    // The service goes and comes back: no flag is left.
+    ASSERT_FALSE(err(r.deregister({"default", "web"}, "task-3")));
+    ASSERT_TRUE(r.set_file_services({}));
+    EXPECT_FALSE(r.exists({"default", "web"}));
+    ASSERT_TRUE(r.set_file_services({svc("web", "127.255.0.1", {"10.0.0.1", "10.0.0.2"})}));
+    EXPECT_THAT(states(r.desired({"default", "web"})), ElementsAre(BackendState::Active, BackendState::Active));
+}
+
+}  // namespace

@@ -23,6 +23,7 @@ using Words = std::span<const std::string>;
 struct Output {
     json data;
     std::string text;
+    bool streamed = false;  // the command wrote its output as it went (top, trace)
 };
 
 struct Context {
@@ -69,12 +70,19 @@ Result<std::pair<std::string, std::string>> api_service(const Context& ctx, cons
 // "/v1/services/NS/NAME", each segment %-encoded.
 std::string service_target(const std::string& ns, const std::string& name);
 json stats_json(const hl_service_stats& s);
+// The connection lifecycle (sockops) of a TCP service and of a backend.
+json errors_json(const __u64 (&errors)[HL_REASONS]);
+json lifecycle_json(const ServiceView& s);
+json backend_lifecycle_json(const BackendView& b);
+// "1.5k", "12.3M": counts and bytes in a narrow column.
+std::string human(double v);
 
 // Object handlers.
 Result<Output> cmd_service(Context&, Words);
 Result<Output> cmd_backend(Context&, Words);
 Result<Output> cmd_cgroup(Context&, Words);
 Result<Output> cmd_stats(Context&, Words);
+Result<Output> cmd_health(Context&, Words);
 Result<Output> cmd_prog(Context&, Words);
 Result<Output> cmd_map(Context&, Words);
 Result<Output> cmd_hosts(Context&, Words);
@@ -84,6 +92,8 @@ Result<Output> cmd_endpoint(Context&, Words);
 Result<Output> service_apply(Context&, Words);
 Result<Output> service_delete(Context&, Words);
 Result<Output> cmd_oci_hook(Context&, Words);
+Result<Output> cmd_top(Context&, Words);
+Result<Output> cmd_trace(Context&, Words);
 
 // The OCI hook's way to the daemon: the control API on ctx.opts.socket,
 // each call bounded by timeout_s (oci_control_api.cpp).

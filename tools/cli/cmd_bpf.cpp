@@ -79,7 +79,12 @@ const std::vector<MapName>& map_table() {
         {"rr", map_names::rr},                     {"service_stats", map_names::service_stats},
         {"backend_stats", map_names::backend_stats}, {"affinity", map_names::affinity},
         {"revnat", map_names::revnat},             {"service_meta", map_names::service_meta},
-        {"namespaces", map_names::ns_meta},        {"sockets", map_names::sock}};
+        {"namespaces", map_names::ns_meta},        {"sockets", map_names::sock},
+        {"lifecycle", map_names::service_lc},      {"gauges", map_names::service_gauge},
+        {"histograms", map_names::service_hist},   {"backend_live", map_names::backend_live},
+        {"backend_lifecycle", map_names::backend_lc}, {"endpoints", map_names::endpoints},
+        {"inbound_sockets", map_names::inbound_sock}, {"events", map_names::events},
+        {"trace", map_names::trace},               {"trace_ctl", map_names::trace_ctl}};
     return t;
 }
 
@@ -90,6 +95,7 @@ const char* type_name(uint32_t t) {
         case BPF_MAP_TYPE_PERCPU_ARRAY: return "percpu_array";
         case BPF_MAP_TYPE_LRU_HASH: return "lru_hash";
         case BPF_MAP_TYPE_SK_STORAGE: return "sk_storage";
+        case BPF_MAP_TYPE_RINGBUF: return "ringbuf";
         default: return "other";
     }
 }
@@ -144,7 +150,8 @@ Result<Output> map_dump(Context& ctx, Words args) {
                               {"ns_id", key.ns_id}}},
                             {"value",
                              {{"id", v.id}, {"generation", v.generation}, {"slot_count", v.slot_count},
-                              {"algorithm", v.algorithm}, {"affinity_timeout_s", v.affinity_timeout_s}}}});
+                              {"algorithm", v.algorithm}, {"affinity_timeout_s", v.affinity_timeout_s},
+                              {"connect_timeout_cs", v.connect_timeout_cs}}}});
         });
     } else if (alias == "slots") {
         maps->slots.for_each([&](const hl_slot_key& key, uint32_t v) {
@@ -203,6 +210,57 @@ Result<Output> map_dump(Context& ctx, Words args) {
         maps->ns_meta.for_each([&](uint32_t id, const hl_ns_meta& m) {
             rows.push_back({{"key", id}, {"value", {{"name", std::string(m.name, strnlen(m.name, HL_NAME_LEN))}}}});
         });
+    } else if (alias == "lifecycle" || alias == "gauges" || alias == "histograms") {
+        maps->services.for_each([&](const hl_service_key&, const hl_service& v) {
+            json cpus = json::array();
+            if (alias == "lifecycle")
+                for (const auto& c : maps->service_lc.lookup(v.id))
+                    cpus.push_back({{"established", c.established},
+                                    {"errors", errors_json(c.errors)},
+                                    {"bytes_sent", c.bytes_sent},
+                                    {"bytes_received", c.bytes_received},
+                                    {"inbound", c.inbound},
+                                    {"inbound_bytes_sent", c.inbound_bytes_sent},
+                                    {"inbound_bytes_received", c.inbound_bytes_received},
+                                    {"events_lost", c.events_lost}});
+            else if (alias == "gauges")
+                for (const auto& g : maps->service_gauge.lookup(v.id))
+                    cpus.push_back({{"active", g.active}, {"inbound_active", g.inbound_active}});
+            else
+                for (const auto& h : maps->service_hist.lookup(v.id)) {
+                    auto one = [](const hl_hist& x) {
+                        return json{{"buckets", std::vector<uint64_t>(x.bucket, x.bucket + HL_HIST_BUCKETS)},
+                                    {"sum_us", x.sum_us}};
+                    };
+                    cpus.push_back({{"connect", one(h.connect)}, {"rtt", one(h.rtt)}});
+                }
+            rows.push_back({{"key", v.id}, {"values", cpus}});
+        });
+    } else if (alias == "backend_live" || alias == "backend_lifecycle") {
+        maps->backends.for_each([&](uint32_t id, const hl_backend&) {
+            if (alias == "backend_live") {
+                auto l = maps->backend_live.get(id);
+                rows.push_back({{"key", id},
+                                {"value", {{"active", l.active}, {"consecutive_failures", l.consecutive_failures}}}});
+            } else {
+                auto l = maps->backend_lc.get(id);
+                rows.push_back({{"key", id},
+                                {"value",
+                                 {{"errors", errors_json(l.errors)},
+                                  {"bytes_sent", l.bytes_sent},
+                                  {"bytes_received", l.bytes_received}}}});
+            }
+        });
+    } else if (alias == "endpoints") {
+        maps->endpoints.for_each([&](const hl_endpoint_key& key, uint32_t sid) {
+            rows.push_back({{"key", {{"addr", addr_str(key.addr)}, {"port", ntohs(key.port)}}},
+                            {"value", {{"service_id", sid}}}});
+        });
+    } else if (alias == "trace_ctl") {
+        if (auto c = maps->trace_ctl.lookup(0))
+            rows.push_back({{"key", 0}, {"value", {{"until_ns", c->until_ns}, {"service_id", c->service_id}, {"pid", c->pid}}}});
+    } else if (alias == "events" || alias == "trace") {
+        return Error{"map " + alias + " is a ring buffer: its records are read as they come (hopless trace)", 0};
     } else {
         return Error{"map " + alias + " holds per-socket storage and cannot be dumped by key", 0};
     }

@@ -97,6 +97,19 @@ std::string describe(const ServiceView& s) {
         t += std::string("  prefer     local: ") +
              (s.local_table ? "this host's backends take new connects (the others are the fail-over)\n"
                             : "no backend of this host is usable: every backend takes new connects\n");
+    if (s.protocol == Protocol::Tcp) {
+        t += "  connect    timeout " +
+             (s.connect_timeout_ms ? std::to_string(s.connect_timeout_ms) + " ms" : std::string("the kernel's")) + "\n";
+        const auto& c = s.lc;
+        t += "  lifecycle  active " + std::to_string(s.gauge.active) + ", established " + std::to_string(c.established) +
+             ", refused " + std::to_string(c.errors[HL_REASON_REFUSED - 1]) + ", timeout " +
+             std::to_string(c.errors[HL_REASON_TIMEOUT - 1]) + ", reset " + std::to_string(c.errors[HL_REASON_RESET - 1]) +
+             ", other " + std::to_string(c.errors[HL_REASON_OTHER - 1]) + ", bytes sent " + std::to_string(c.bytes_sent) +
+             ", received " + std::to_string(c.bytes_received) + "\n";
+        t += "  inbound    connections " + std::to_string(c.inbound) + ", active " +
+             std::to_string(s.gauge.inbound_active) + ", bytes sent " + std::to_string(c.inbound_bytes_sent) +
+             ", received " + std::to_string(c.inbound_bytes_received) + "\n";
+    }
     t += "  counters   connections " + std::to_string(s.stats.connections) + ", no_backend " +
          std::to_string(s.stats.no_backend) + ", udp " + std::to_string(s.stats.udp_translations) +
          ", revnat_stale " + std::to_string(s.stats.revnat_stale) + ", affinity_hits " +
@@ -170,14 +183,28 @@ Result<Output> cmd_stats(Context& ctx, Words args) {
     Output out{json::array(), ""};
     Table t({"NAMESPACE", "SERVICE", "CONNECTIONS", "NO-BACKEND", "UDP", "REVNAT-STALE", "AFFINITY-HITS",
              "BIND-REJECTS", "DESTROYED"});
-    Table b({"NAMESPACE", "SERVICE", "BACKEND", "STATE", "CONNECTIONS"});
+    // The lifecycle of TCP connections (sockops): client side, then server side.
+    Table l({"NAMESPACE", "SERVICE", "ACTIVE", "ESTABLISHED", "REFUSED", "TIMEOUT", "RESET", "OTHER", "SENT",
+             "RECEIVED", "IN-CONNS", "IN-ACTIVE", "IN-SENT", "IN-RECEIVED"});
+    Table b({"NAMESPACE", "SERVICE", "BACKEND", "STATE", "CONNECTIONS", "ACTIVE", "FAILURES-IN-A-ROW", "ERRORS",
+             "SENT", "RECEIVED"});
+    bool any_tcp = false;
     for (const auto* s : *which) {
         json j{{"namespace", s->ns}, {"service", s->name}, {"stats", stats_json(s->stats)}};
+        const bool tcp = s->protocol == Protocol::Tcp;
+        if (tcp) j["lifecycle"] = lifecycle_json(*s);
         json bs = json::array();
         for (const auto& be : s->backends) {
-            bs.push_back({{"backend", be.spec.endpoint()}, {"state", to_string(be.spec.state)},
-                          {"connections", be.connections}});
-            b.row({s->ns, s->name, be.spec.endpoint(), to_string(be.spec.state), std::to_string(be.connections)});
+            json bj{{"backend", be.spec.endpoint()}, {"state", to_string(be.spec.state)},
+                    {"connections", be.connections}};
+            if (tcp) bj["lifecycle"] = backend_lifecycle_json(be);
+            bs.push_back(std::move(bj));
+            uint64_t errors = 0;
+            for (auto e : be.lc.errors) errors += e;
+            b.row({s->ns, s->name, be.spec.endpoint(), to_string(be.spec.state), std::to_string(be.connections),
+                   tcp ? std::to_string(be.live.active) : "-", tcp ? std::to_string(be.live.consecutive_failures) : "-",
+                   tcp ? std::to_string(errors) : "-", tcp ? std::to_string(be.lc.bytes_sent) : "-",
+                   tcp ? std::to_string(be.lc.bytes_received) : "-"});
         }
         j["backends"] = bs;
         out.data.push_back(j);
@@ -185,8 +212,18 @@ Result<Output> cmd_stats(Context& ctx, Words args) {
         t.row({s->ns, s->name, std::to_string(x.connections), std::to_string(x.no_backend),
                std::to_string(x.udp_translations), std::to_string(x.revnat_stale), std::to_string(x.affinity_hits),
                std::to_string(x.bind_rejects), std::to_string(x.sockets_destroyed)});
+        if (tcp) {
+            any_tcp = true;
+            const auto& c = s->lc;
+            l.row({s->ns, s->name, std::to_string(s->gauge.active), std::to_string(c.established),
+                   std::to_string(c.errors[HL_REASON_REFUSED - 1]), std::to_string(c.errors[HL_REASON_TIMEOUT - 1]),
+                   std::to_string(c.errors[HL_REASON_RESET - 1]), std::to_string(c.errors[HL_REASON_OTHER - 1]),
+                   std::to_string(c.bytes_sent), std::to_string(c.bytes_received), std::to_string(c.inbound),
+                   std::to_string(s->gauge.inbound_active), std::to_string(c.inbound_bytes_sent),
+                   std::to_string(c.inbound_bytes_received)});
+        }
     }
-    out.text = which->empty() ? "no services\n" : t.str() + "\n" + b.str();
+    out.text = which->empty() ? "no services\n" : t.str() + (any_tcp ? "\n" + l.str() : "") + "\n" + b.str();
     return out;
 }
 

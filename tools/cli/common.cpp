@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdio>
 
 #include "cli.h"
 
@@ -74,6 +75,58 @@ json stats_json(const hl_service_stats& s) {
                 {"sockets_destroyed", s.sockets_destroyed}};
 }
 
+std::string human(double v) {
+    static const char* units[] = {"", "k", "M", "G", "T", "P"};
+    int u = 0;
+    while (v >= 1000 && u < 5) {
+        v /= 1000;
+        ++u;
+    }
+    char buf[32];
+    if (u == 0) std::snprintf(buf, sizeof buf, "%.0f", v);
+    else std::snprintf(buf, sizeof buf, v < 10 ? "%.1f%s" : "%.0f%s", v, units[u]);
+    return buf;
+}
+
+json lifecycle_json(const ServiceView& s) {
+    auto hist = [](const hl_hist& h) {
+        json buckets = json::array();
+        uint64_t n = 0;
+        for (int i = 0; i < HL_HIST_BUCKETS; ++i) {
+            n += h.bucket[i];
+            buckets.push_back({{"le_us", i + 1 < HL_HIST_BUCKETS ? json(HL_HIST_BOUND_US(i)) : json("+Inf")},
+                               {"count", n}});
+        }
+        return json{{"count", n}, {"sum_us", h.sum_us}, {"buckets", buckets}};
+    };
+    return json{{"active", s.gauge.active},
+                {"established", s.lc.established},
+                {"errors", errors_json(s.lc.errors)},
+                {"bytes_sent", s.lc.bytes_sent},
+                {"bytes_received", s.lc.bytes_received},
+                {"connect_duration", hist(s.hist.connect)},
+                {"rtt", hist(s.hist.rtt)},
+                {"inbound", {{"connections", s.lc.inbound},
+                             {"active", s.gauge.inbound_active},
+                             {"bytes_sent", s.lc.inbound_bytes_sent},
+                             {"bytes_received", s.lc.inbound_bytes_received}}}};
+}
+
+json errors_json(const __u64 (&errors)[HL_REASONS]) {
+    return json{{"refused", errors[HL_REASON_REFUSED - 1]},
+                {"timeout", errors[HL_REASON_TIMEOUT - 1]},
+                {"reset", errors[HL_REASON_RESET - 1]},
+                {"other", errors[HL_REASON_OTHER - 1]}};
+}
+
+json backend_lifecycle_json(const BackendView& b) {
+    return json{{"active", b.live.active},
+                {"consecutive_failures", b.live.consecutive_failures},
+                {"errors", errors_json(b.lc.errors)},
+                {"bytes_sent", b.lc.bytes_sent},
+                {"bytes_received", b.lc.bytes_received}};
+}
+
 json service_json(const ServiceView& s, bool with_backends) {
     json j{{"id", s.id},
            {"namespace", s.ns},
@@ -87,9 +140,11 @@ json service_json(const ServiceView& s, bool with_backends) {
            {"affinity_timeout", s.affinity_timeout_s},
            {"drain_timeout", s.drain_timeout_s},
            {"prefer", to_string(s.prefer)},
+           {"connect_timeout_ms", s.connect_timeout_ms},
            {"stats", stats_json(s.stats)}};
     // prefer: local: whose backends the table in force holds.
     if (s.prefer == Prefer::Local) j["table"] = s.local_table ? "local" : "all";
+    if (s.protocol == Protocol::Tcp) j["lifecycle"] = lifecycle_json(s);
     if (with_backends) {
         json bs = json::array();
         for (const auto& b : s.backends)
@@ -100,7 +155,8 @@ json service_json(const ServiceView& s, bool with_backends) {
                           {"state", to_string(b.spec.state)},
                           {"local", !b.spec.remote},
                           {"slots", b.slots},
-                          {"connections", b.connections}});
+                          {"connections", b.connections},
+                          {"lifecycle", backend_lifecycle_json(b)}});
         j["backends"] = bs;
     } else {
         size_t active = std::count_if(s.backends.begin(), s.backends.end(),

@@ -11,7 +11,8 @@ const char* const kMainHelp =
     "Usage: hopless [OPTIONS] OBJECT { COMMAND | help }\n"
     "       hopless help\n"
     "\n"
-    "OBJECT := { service | endpoint | backend | cgroup | stats | prog | map | hosts | resolv | oci-hook }\n"
+    "OBJECT := { service | endpoint | backend | cgroup | stats | health | top | trace | prog | map | hosts |\n"
+    "            resolv | oci-hook }\n"
     "  service { list | show SERVICE }          services, VIPs and their backends\n"
     "  service { apply FILE|- | delete SERVICE } define, replace or remove services (YAML or JSON)\n"
     "  endpoint register SERVICE address ADDR port PORT [id ID] [weight W] [ttl SECONDS]\n"
@@ -20,16 +21,20 @@ const char* const kMainHelp =
     "  backend list [service SERVICE]           backends with weight, state, connections\n"
     "  cgroup list | attach { PATH | pid PID } [namespace NS] | detach { PATH | pid PID }\n"
     "  stats [service SERVICE]                  per-service and per-backend counters\n"
+    "  health [service SERVICE]                 each backend: healthy or not, last probe, failures, ejections\n"
+    "  top [sort KEY] [count N] [interval S]    live per-service view: new/s, active, errors/s, bytes/s, RTT\n"
+    "  trace [service SERVICE] [count N]        datapath events as they happen (-j: one JSON object a line)\n"
     "  prog show | map show | map dump MAP      the BPF programs and maps\n"
     "  hosts [namespace NS]                     /etc/hosts lines: VIP name\n"
     "  resolv [namespace NS]                    resolv.conf lines for a task: nameserver, search\n"
     "  oci-hook [poststart | poststop]          an OCI runtime hook: the container state on stdin\n"
     "SERVICE := { NAME | NAMESPACE/NAME | VIP:PORT }\n"
     "\n"
-    "Reading commands (list, show, stats, prog, map, hosts) read the pinned maps, so they work\n"
+    "Reading commands (list, show, stats, top, trace, prog, map, hosts) read the pinned maps, so they work\n"
     "while the daemon is down; changing commands (apply, delete, register, heartbeat, deregister,\n"
-    "attach, detach, oci-hook) go through hoplessd's control socket, as root. resolv reads the\n"
-    "config file.\n"
+    "attach, detach, oci-hook) go through hoplessd's control socket, as root. health asks\n"
+    "hoplessd, and shows the states in the pinned maps while it does not answer. resolv reads\n"
+    "the config file.\n"
     "\n"
     "OPTIONS := { -j|--json | -p|--pretty | --pin-dir DIR | --socket PATH | --config FILE | -V|--version |\n"
     "             -h|--help }\n"
@@ -60,8 +65,8 @@ int main(int argc, char** argv) {
     Context ctx{parsed->opts};
     static const std::vector<Command> objects = {
         {"service", cmd_service}, {"endpoint", cmd_endpoint}, {"backend", cmd_backend}, {"cgroup", cmd_cgroup},
-        {"stats", cmd_stats},     {"prog", cmd_prog},         {"map", cmd_map},         {"hosts", cmd_hosts},
-        {"resolv", cmd_resolv},
+        {"stats", cmd_stats},     {"health", cmd_health},     {"top", cmd_top},         {"trace", cmd_trace},
+        {"prog", cmd_prog},       {"map", cmd_map},           {"hosts", cmd_hosts},     {"resolv", cmd_resolv},
         {"oci-hook", cmd_oci_hook},
     };
     Words words(parsed->words);
@@ -76,6 +81,7 @@ int main(int argc, char** argv) {
         out = dispatch(ctx, words, objects, kMainHelp);
     }
     if (!out) return fail(out.error().what());
+    if (out->streamed) return std::cout.flush() ? 0 : 1;
     if (json_mode) std::cout << out->data.dump(pretty ? 2 : -1) << "\n";
     else std::cout << out->text;
     std::cout.flush();

@@ -28,7 +28,10 @@ std::vector<std::string> missing_bpf_capabilities() {
 }
 
 std::string capability_hint(int err) {
-    if (err != EPERM && err != EACCES) return "";
+    // EINVAL too: without CAP_PERFMON the verifier does not know the BTF
+    // helpers the sockops program calls (bpf_skc_to_tcp_sock) and refuses
+    // the program as invalid rather than as not permitted.
+    if (err != EPERM && err != EACCES && err != EINVAL) return "";
     auto missing = missing_bpf_capabilities();
     if (missing.empty()) return "";
     std::string list;

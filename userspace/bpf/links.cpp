@@ -73,11 +73,26 @@ std::vector<uint64_t> LinkStore::attached() const {
 
 Status LinkStore::upgrade_all(const ProgramSet& progs) {
     for (uint64_t id : attached()) {
+        ProgramSet missing;
         for (const auto& p : progs) {
             std::string path = dir_of(id) + "/" + p.name;
-            if (::access(path.c_str(), F_OK) != 0) continue;  // attached by an older build without it
+            if (::access(path.c_str(), F_OK) != 0) {
+                missing.push_back(Program{p.name, p.attach_type, UniqueFd()});
+                continue;
+            }
             if (auto st = update_link(path, p); !st) return st;
         }
+        if (missing.empty()) continue;
+        // Attached by an older build that had no such program (sockops came
+        // later): attach it now, found by the cgroup's id. A cgroup that is
+        // gone has nothing to attach to.
+        std::string cg = cgroup_path_of(id);
+        if (cg.empty()) continue;
+        ProgramSet add;
+        for (const auto& m : missing)
+            for (const auto& p : progs)
+                if (p.name == m.name) add.push_back(Program{p.name, p.attach_type, UniqueFd(dup(p.fd.get()))});
+        if (auto st = attach(id, cg, add); !st) return st;
     }
     return ok_status();
 }

@@ -4,6 +4,9 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
+
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -114,11 +117,46 @@ template <class V>
 class PerCpuArray : public MapBase {
 public:
     using MapBase::MapBase;
+    static_assert(sizeof(V) % 8 == 0, "per-CPU values are laid out 8-byte aligned");
 
     std::vector<V> lookup(uint32_t index) const {
         std::vector<V> vals(static_cast<size_t>(possible_cpus()));
         if (bpf_map_lookup_elem(fd(), &index, vals.data()) != 0) vals.clear();
         return vals;
+    }
+    // Visits every index in [0, end) that `want` accepts with its per-CPU
+    // values: f(index, const V* values, ncpus). Reads in batches (one
+    // syscall per 256 indexes), so a view of 65,536 services does not cost
+    // 65,536 lookups; falls back to one lookup per index without batches.
+    template <class Want, class F>
+    void for_each(uint32_t end, Want&& want, F&& f) const {
+        const size_t ncpu = static_cast<size_t>(possible_cpus());
+        const uint32_t chunk = 256;
+        std::vector<uint32_t> keys(chunk);
+        std::vector<V> vals(chunk * ncpu);
+        uint32_t in = 0, out = 0;
+        bool batched = true;
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        for (uint32_t start = 0; start < end && batched;) {
+            uint32_t count = chunk;
+            int r = bpf_map_lookup_batch(fd(), start ? &in : nullptr, &out, keys.data(), vals.data(), &count, &opts);
+            int err = r ? errno : 0;
+            if (err && err != ENOENT) {
+                if (start == 0) batched = false;  // not supported: below, one by one
+                break;
+            }
+            for (uint32_t i = 0; i < count && keys[i] < end; ++i)
+                if (want(keys[i])) f(keys[i], &vals[i * ncpu], ncpu);
+            if (err == ENOENT || count == 0) break;
+            start = keys[count - 1] + 1;
+            in = out;
+        }
+        if (batched) return;
+        for (uint32_t i = 0; i < end; ++i) {
+            if (!want(i)) continue;
+            auto v = lookup(i);
+            if (!v.empty()) f(i, v.data(), v.size());
+        }
     }
     Status reset(uint32_t index) {
         std::vector<V> zeros(static_cast<size_t>(possible_cpus()));
@@ -126,6 +164,80 @@ public:
             return sys_error("reset of map " + name_ + " entry " + std::to_string(index));
         return ok_status();
     }
+};
+
+// An ARRAY map made with BPF_F_MMAPABLE, mapped into this process: values
+// are read, and single fields stored atomically, without a syscall, and a
+// store to one field cannot undo the kernel's concurrent change of another
+// (a map update writes the whole value).
+template <class V>
+class MappedArray : public MapBase {
+public:
+    MappedArray() = default;
+    MappedArray(UniqueFd fd, std::string name) : MapBase(std::move(fd), std::move(name)) { map(); }
+    MappedArray(MappedArray&& o) noexcept : MapBase(std::move(o)) { take(o); }
+    MappedArray& operator=(MappedArray&& o) noexcept {
+        if (this != &o) {
+            unmap();
+            MapBase::operator=(std::move(o));
+            take(o);
+        }
+        return *this;
+    }
+    ~MappedArray() { unmap(); }
+
+    bool mapped() const { return base_ != nullptr; }
+    uint32_t size() const { return entries_; }
+    // The value at index, as the kernel has it now (a copy, read field by
+    // field); zeroes when out of range or not mapped.
+    V get(uint32_t index) const {
+        V v{};
+        if (index < entries_ && base_) std::memcpy(&v, at(index), sizeof(V));
+        return v;
+    }
+    // The value in place, for atomic loads and stores of single fields.
+    V* at(uint32_t index) const {
+        return index < entries_ && base_ ? reinterpret_cast<V*>(static_cast<char*>(base_) + size_t{index} * stride_)
+                                         : nullptr;
+    }
+    Status zero(uint32_t index) {
+        V v{};
+        if (bpf_map_update_elem(fd(), &index, &v, BPF_ANY) != 0)
+            return sys_error("reset of map " + name_ + " entry " + std::to_string(index));
+        return ok_status();
+    }
+
+private:
+    void map() {
+        bpf_map_info info;
+        std::memset(&info, 0, sizeof info);
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd(), &info, &len) != 0 || info.value_size != sizeof(V)) return;
+        stride_ = (sizeof(V) + 7) & ~size_t{7};
+        size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+        len_ = (size_t{info.max_entries} * stride_ + page - 1) / page * page;
+        void* p = ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, fd(), 0);
+        if (p == MAP_FAILED) p = ::mmap(nullptr, len_, PROT_READ, MAP_SHARED, fd(), 0);  // a read-only pin
+        if (p == MAP_FAILED) return;
+        base_ = p;
+        entries_ = info.max_entries;
+    }
+    void unmap() {
+        if (base_) ::munmap(base_, len_);
+        base_ = nullptr;
+        entries_ = 0;
+    }
+    void take(MappedArray& o) {
+        base_ = o.base_;
+        len_ = o.len_;
+        stride_ = o.stride_;
+        entries_ = o.entries_;
+        o.base_ = nullptr;
+        o.entries_ = 0;
+    }
+    void* base_ = nullptr;
+    size_t len_ = 0, stride_ = sizeof(V);
+    uint32_t entries_ = 0;
 };
 
 }  // namespace hl

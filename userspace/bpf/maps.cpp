@@ -29,6 +29,15 @@ Result<MapSet> MapSet::open_pinned(const std::string& pin_dir) {
     step(open_one(s.revnat, pin_dir, map_names::revnat));
     step(open_one(s.service_meta, pin_dir, map_names::service_meta));
     step(open_one(s.ns_meta, pin_dir, map_names::ns_meta));
+    step(open_one(s.service_lc, pin_dir, map_names::service_lc));
+    step(open_one(s.service_gauge, pin_dir, map_names::service_gauge));
+    step(open_one(s.service_hist, pin_dir, map_names::service_hist));
+    step(open_one(s.backend_live, pin_dir, map_names::backend_live));
+    step(open_one(s.backend_lc, pin_dir, map_names::backend_lc));
+    step(open_one(s.endpoints, pin_dir, map_names::endpoints));
+    step(open_one(s.events, pin_dir, map_names::events));
+    step(open_one(s.trace, pin_dir, map_names::trace));
+    step(open_one(s.trace_ctl, pin_dir, map_names::trace_ctl));
     if (!st) {
         return Error{st.error().message + " (is hoplessd running, or was it ever started with this --pin-dir?)",
                      st.error().err};

@@ -22,6 +22,16 @@ struct MapSet {
     Map<hl_revnat_key, hl_revnat> revnat;
     Map<uint32_t, hl_service_meta> service_meta;
     Map<uint32_t, hl_ns_meta> ns_meta;
+    // The connection lifecycle (sockops).
+    PerCpuArray<hl_service_lc> service_lc;
+    PerCpuArray<hl_service_gauge> service_gauge;
+    PerCpuArray<hl_service_hist> service_hist;
+    MappedArray<hl_backend_live> backend_live;
+    MappedArray<hl_backend_lc> backend_lc;
+    Map<hl_endpoint_key, uint32_t> endpoints;
+    MapBase events;  // RINGBUF of hl_connect_failure (hoplessd's one consumer)
+    MapBase trace;   // RINGBUF of hl_trace_event (`hopless trace`)
+    Map<uint32_t, hl_trace_ctl> trace_ctl;
 
     // Opens every map pinned under pin_dir (the layout the daemon makes).
     static Result<MapSet> open_pinned(const std::string& pin_dir);
@@ -42,9 +52,21 @@ inline constexpr const char* revnat = "hl_revnat_v1";
 inline constexpr const char* service_meta = "hl_svcmeta_v1";
 inline constexpr const char* ns_meta = "hl_nsmeta_v1";
 inline constexpr const char* doomed = "hl_doomed_v1";  // bpf/destroy.bpf.c
-inline constexpr const char* all[] = {services,      slots, backends, cgroup_ns, rr,           service_stats,
-                                      backend_stats, sock,  affinity, revnat,    service_meta, ns_meta,
-                                      doomed};
+inline constexpr const char* service_lc = "hl_svclc_v1";
+inline constexpr const char* service_gauge = "hl_svcgauge_v1";
+inline constexpr const char* service_hist = "hl_svchist_v1";
+inline constexpr const char* backend_live = "hl_belive_v1";
+inline constexpr const char* backend_lc = "hl_belc_v1";
+inline constexpr const char* endpoints = "hl_ep_v1";
+inline constexpr const char* inbound_sock = "hl_insock_v1";
+inline constexpr const char* events = "hl_events_v1";
+inline constexpr const char* trace = "hl_trace_v1";
+inline constexpr const char* trace_ctl = "hl_tracectl_v1";
+inline constexpr const char* all[] = {services,      slots,        backends,      cgroup_ns,    rr,
+                                      service_stats, backend_stats, sock,         affinity,     revnat,
+                                      service_meta,  ns_meta,       doomed,       service_lc,   service_gauge,
+                                      service_hist,  backend_live,  backend_lc,   endpoints,    inbound_sock,
+                                      events,        trace,         trace_ctl};
 }  // namespace map_names
 
 }  // namespace hl

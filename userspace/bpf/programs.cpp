@@ -19,6 +19,7 @@ const std::vector<ProgramSpec>& program_specs() {
         {"hl_recvmsg6", BPF_CGROUP_UDP6_RECVMSG},
         {"hl_bind4", BPF_CGROUP_INET4_BIND},
         {"hl_bind6", BPF_CGROUP_INET6_BIND},
+        {"hl_sockops", BPF_CGROUP_SOCK_OPS},
     };
     return specs;
 }

@@ -68,6 +68,10 @@ public:
     virtual Reply delete_endpoint(const std::string& ns, const std::string& name, const std::string& id) = 0;
     virtual Reply attach_cgroup(const CgroupSpec& spec) = 0;
     virtual Reply detach_cgroup(const CgroupSpec& spec) = 0;
+    // Backend health: every service's (GET /v1/health/backends) or one's
+    // (GET /v1/services/{ns}/{name}/health).
+    virtual Reply backend_health() = 0;
+    virtual Reply service_health(const std::string& ns, const std::string& name) = 0;
 };
 
 }  // namespace hl::control

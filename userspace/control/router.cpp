@@ -15,6 +15,8 @@ namespace {
 enum class Route {
     None,
     Health,      // /v1/health
+    BackendHealth,  // /v1/health/backends
+    ServiceHealth,  // /v1/services/{ns}/{name}/health
     Services,    // /v1/services
     Service,     // /v1/services/{ns}/{name}
     Endpoints,   // /v1/services/{ns}/{name}/endpoints
@@ -26,6 +28,8 @@ enum class Route {
 const char* methods_of(Route r) {
     switch (r) {
         case Route::Health:
+        case Route::BackendHealth:
+        case Route::ServiceHealth:
         case Route::Services:
         case Route::Endpoints: return "GET";
         case Route::Service:
@@ -41,10 +45,12 @@ Route match(const std::vector<std::string>& s) {
     size_t n = s.size();
     if (n < 2 || s[0] != "v1") return Route::None;
     if (n == 2 && s[1] == "health") return Route::Health;
+    if (n == 3 && s[1] == "health" && s[2] == "backends") return Route::BackendHealth;
     if (n == 2 && s[1] == "cgroups") return Route::Cgroups;
     if (s[1] != "services") return Route::None;
     if (n == 2) return Route::Services;
     if (n == 4) return Route::Service;
+    if (n == 5 && s[4] == "health") return Route::ServiceHealth;
     if (n >= 5 && s[4] != "endpoints") return Route::None;
     if (n == 5) return Route::Endpoints;
     if (n == 6) return Route::Endpoint;
@@ -91,6 +97,8 @@ std::optional<Reply> dispatch(Route r, const Request& req, const std::vector<std
         return Reply::error(400, "body: " + m + " " + std::string(req.target) + " takes no body");
     switch (r) {
         case Route::Health: return h.health();
+        case Route::BackendHealth: return h.backend_health();
+        case Route::ServiceHealth: return h.service_health(s[2], s[3]);
         case Route::Services: return h.list_services();
         case Route::Service: {
             if (m == "DELETE") {

@@ -4,6 +4,7 @@
 
 #include "bpf/cgroup.h"
 #include "daemon/daemon.h"
+#include "daemon/health_report.h"
 #include "discovery/service_json.h"
 
 namespace hl {
@@ -108,6 +109,7 @@ Reply ApiHandler::list_services() {
             s["id"] = rec->id;
         }
         json bs = json::array();
+        const health::ServiceHealth* h = d_.health().tracker().find(name);
         for (const auto& b : v->backends) {
             json j{{"id", b.reg ? b.reg->id : b.backend.endpoint()},
                    {"address", b.backend.address.to_string()},
@@ -127,8 +129,13 @@ Reply ApiHandler::list_services() {
                 j["host"] = d_.cluster()->host();
             }
             j["local"] = !b.backend.remote;
-            const Reconciler::BackendRec* br = rec ? rec->find_backend(b.backend.address, b.backend.port) : nullptr;
-            j["healthy"] = br && br->spec.state == BackendState::Active && br->spec.weight > 0;
+            // The health flag (checks passed, not ejected); a service without
+            // health_check and outlier_detection has only healthy backends.
+            const health::BackendHealth* bh = nullptr;
+            if (h)
+                if (auto it = h->backends.find({b.backend.address, b.backend.port}); it != h->backends.end())
+                    bh = &it->second;
+            j["healthy"] = !bh || bh->healthy();
             bs.push_back(std::move(j));
         }
         s["backends"] = std::move(bs);
@@ -323,6 +330,20 @@ Reply ApiHandler::delete_endpoint(const std::string& ns, const std::string& name
     d_.registration_changed(n, id);
     spdlog::info("api: endpoint '{}' of {} deregistered", id, to_string(n));
     return Reply::ok({{"id", id}, {"deleted", true}});
+}
+
+Reply ApiHandler::backend_health() {
+    json out = json::array();
+    for (const auto& [name, rec] : d_.reconciler().services())
+        out.push_back(service_health_json(name, rec, d_.health().tracker().find(name), d_.backend_live()));
+    return Reply::ok({{"services", std::move(out)}});
+}
+
+Reply ApiHandler::service_health(const std::string& ns, const std::string& name) {
+    Registry::Name n{ns, name};
+    const auto* rec = d_.reconciler().find(n);
+    if (!rec) return Reply::error(404, "service " + to_string(n) + " does not exist");
+    return Reply::ok(service_health_json(n, *rec, d_.health().tracker().find(n), d_.backend_live()));
 }
 
 namespace {

@@ -28,6 +28,8 @@ public:
     control::Reply delete_endpoint(const std::string& ns, const std::string& name, const std::string& id) override;
     control::Reply attach_cgroup(const control::CgroupSpec& spec) override;
     control::Reply detach_cgroup(const control::CgroupSpec& spec) override;
+    control::Reply backend_health() override;
+    control::Reply service_health(const std::string& ns, const std::string& name) override;
 
 private:
     control::Reply put_local_service(const Service& service);

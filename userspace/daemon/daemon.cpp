@@ -8,6 +8,7 @@
 #include "bpf/cgroup.h"
 #include "daemon/api_handler.h"
 #include "discovery/config_file.h"
+#include "metrics/health_collector.h"
 
 namespace hl {
 
@@ -49,6 +50,9 @@ Status Daemon::start(const Config& cfg) {
     attacher_ = std::make_unique<KernelCgroupAttacher>(*links_, programs_);
     reconciler_ = std::make_unique<Reconciler>(*store_, *attacher_, limits_);
     reconciler_->adopt();
+    open_outlier_inputs();
+    health_ = std::make_unique<health::Monitor>(io_, health_sink_, failure_counts_.get());
+    start_outlier_events();
     if (auto t = SocketTerminator::load(pin_dir_); t) terminator_ = std::move(t.value());
     else spdlog::warn("socket termination disabled: {}", t.error().what());
     spdlog::info("datapath loaded, pin dir {}; adopted {} services from pinned maps", pin_dir_,
@@ -73,6 +77,15 @@ Status Daemon::start(const Config& cfg) {
     if (cfg.etcd) {
         if (auto st = start_cluster(*cfg.etcd, opts_.state_dir ? *opts_.state_dir : cfg.state_dir); !st) return st;
     }
+    // Health is the daemon's and starts afresh, but a backend the last one
+    // quarantined stays so until it passes: no dead backend gets connects
+    // for the few probes it takes to judge it again.
+    for (const auto& [n, rec] : reconciler_->services())
+        for (const auto& b : rec.backends)
+            if (b.spec.state == BackendState::Quarantined) {
+                adopted_unhealthy_.insert({n, {b.spec.address, b.spec.port}});
+                (void)registry_.set_backend_health(n, b.spec.address, b.spec.port, false);
+            }
     // Everything the registry holds, and every service the kernel holds
     // that it no longer does, in one batch.
     std::set<Reconciler::ServiceName> all;
@@ -80,6 +93,16 @@ Status Daemon::start(const Config& cfg) {
     for (const auto& [n, rec] : reconciler_->services()) all.insert(n);
     auto report = apply_names({all.begin(), all.end()});
     if (!report) return report.error();
+    // Adopted quarantines of services that no longer check anything: lifted.
+    size_t kept = 0;
+    for (const auto& [n, ep] : adopted_unhealthy_) {
+        if (health_->tracker().find(n)) ++kept;
+        else (void)registry_.set_backend_health(n, ep.first, ep.second, true);
+    }
+    if (!adopted_unhealthy_.empty())
+        spdlog::info("{} backends quarantined by the last daemon stay so until they pass their checks", kept);
+    adopted_unhealthy_.clear();
+    if (auto st = apply_dirty("health: adopted"); !st) return st;
     if (auto st = reconciler_->apply_attachments(cfg.attach); !st) return st;
     attach_ = cfg.attach;
     spdlog::info("config {} applied in {} us: {} services ({} added, {} changed, {} removed), {} map writes",
@@ -129,8 +152,13 @@ std::vector<std::string> Daemon::attached_paths() const {
 // the sockets of backends that left are ended and drains are tracked.
 Result<ApplyReport> Daemon::apply_names(const std::vector<Reconciler::ServiceName>& names) {
     std::vector<std::optional<Service>> desired;
+    std::vector<char> fail_open(names.size(), 0);
     desired.reserve(names.size());
-    for (const auto& n : names) desired.push_back(registry_.desired(n));
+    for (size_t i = 0; i < names.size(); ++i) {
+        bool open = false;
+        desired.push_back(registry_.desired(names[i], &open));
+        fail_open[i] = open;
+    }
     std::vector<Reconciler::ServiceChange> changes;
     changes.reserve(names.size());
     for (size_t i = 0; i < names.size(); ++i) changes.push_back({names[i], desired[i] ? &*desired[i] : nullptr});
@@ -140,7 +168,83 @@ Result<ApplyReport> Daemon::apply_names(const std::vector<Reconciler::ServiceNam
     for (const auto& r : report->removed_backends) doomed.push_back({r.backend_id, r.service_id});
     terminate(doomed, "removed");
     track_drains(names, *report);
+    sync_health(names, desired, fail_open);
     return report;
+}
+
+void Daemon::sync_health(const std::vector<Reconciler::ServiceName>& names,
+                         const std::vector<std::optional<Service>>& desired, const std::vector<char>& fail_open) {
+    for (size_t i = 0; i < names.size(); ++i) {
+        const Service* d = desired[i] ? &*desired[i] : nullptr;
+        const auto* rec = d ? reconciler_->find(names[i]) : nullptr;
+        if (!d || !rec || (!d->health_check && !d->outlier_detection)) {
+            health_->remove(names[i]);
+            continue;
+        }
+        health::TrackedService t;
+        t.name = names[i];
+        t.id = rec->id;
+        t.check = d->health_check.get();
+        t.outlier = d->outlier_detection.get();
+        t.backends.reserve(rec->backends.size());
+        for (const auto& b : rec->backends) {
+            health::Endpoint ep{b.spec.address, b.spec.port};
+            t.backends.push_back({ep, b.id, adopted_unhealthy_.count({names[i], ep}) > 0});
+        }
+        health_->update(t);
+        health_->set_fail_open(names[i], fail_open[i], rec->backends.size());
+    }
+}
+
+// Outlier detection's inputs from the datapath: the live per-backend
+// figures (whose failure count an ejection resets) and the ring buffer of
+// connect failures. A datapath built without the lifecycle program has
+// neither: outlier_detection then ejects nothing, and the log says so.
+namespace {
+constexpr const char* kBackendLiveMap = "hl_belive_v1";
+constexpr const char* kEventsMap = "hl_events_v1";
+}  // namespace
+
+void Daemon::open_outlier_inputs() {
+    auto fd = MapBase::open_pinned(pin_dir_ + "/" + kBackendLiveMap);
+    if (!fd) return;
+    auto live = BackendLive::open(std::move(fd.value()), kBackendLiveMap);
+    if (!live) {
+        spdlog::warn("outlier detection cannot reset failure counts: {}", live.error().what());
+        return;
+    }
+    backend_live_ = std::move(live.value());
+    failure_counts_ = std::make_unique<FailureCountsInMap>(*backend_live_);
+}
+
+void Daemon::start_outlier_events() {
+    auto fd = MapBase::open_pinned(pin_dir_ + "/" + kEventsMap);
+    if (!fd) {
+        spdlog::info("outlier detection inactive: the datapath reports no connect failures ({}/{} missing)", pin_dir_,
+                     kEventsMap);
+        return;
+    }
+    auto reader = health::EventReader::start(io_, fd->get(),
+                                             [this](const hl_connect_failure& ev) { health_->connect_failure(ev); });
+    if (!reader) {
+        spdlog::error("outlier detection inactive: {}", reader.error().what());
+        return;
+    }
+    events_ = std::move(reader.value());
+}
+
+// A backend's health flag changed: the registry quarantines it (or not),
+// and the services so changed are applied in one batch once this turn of
+// the event loop is over (a probe round that fails many backends at once
+// applies each service once).
+void Daemon::on_health(const health::Change& c) {
+    if (!registry_.set_backend_health(c.service, c.endpoint.first, c.endpoint.second, c.healthy)) return;
+    if (health_apply_pending_) return;
+    health_apply_pending_ = true;
+    boost::asio::post(io_, [this] {
+        health_apply_pending_ = false;
+        (void)apply_dirty("health");
+    });
 }
 
 Status Daemon::apply_dirty(const char* why) {
@@ -337,7 +441,7 @@ void Daemon::start_metrics(const std::string& listen) {
         return;
     }
     collector_ = std::make_shared<DatapathCollector>(std::move(maps.value()), counters_);
-    auto server = MetricsServer::start(listen, collector_);
+    auto server = MetricsServer::start(listen, {collector_, std::make_shared<HealthCollector>(health_->counters())});
     if (!server) {
         spdlog::error("metrics disabled: {}", server.error().what());
         return;

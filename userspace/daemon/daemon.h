@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 
+#include "bpf/backend_live.h"
 #include "bpf/links.h"
 #include "bpf/object.h"
 #include "bpf/socket_terminator.h"
@@ -28,6 +29,8 @@
 #include "datapath/reconciler.h"
 #include "daemon/dns_directory.h"
 #include "dns/dns_server.h"
+#include "health/event_reader.h"
+#include "health/monitor.h"
 #include "metrics/collector.h"
 #include "metrics/metrics_server.h"
 #include "registry/journal.h"
@@ -55,6 +58,8 @@ public:
     cluster::Cluster* cluster() { return cluster_.get(); }
     // A registration of this host changed: published to etcd when configured.
     void registration_changed(const Registry::Name& n, const std::string& id);
+    const health::Monitor& health() const { return *health_; }
+    const BackendLive* backend_live() const { return backend_live_.get(); }
     bool ready() const { return ready_; }
 
 private:
@@ -72,6 +77,23 @@ private:
     void expire();
     void sync_dns();
     std::vector<std::string> attached_paths() const;
+    // Health: the monitor learns each applied service; its flags go to the
+    // registry, and the services they change are applied together, soon.
+    void sync_health(const std::vector<Reconciler::ServiceName>& names, const std::vector<std::optional<Service>>& desired,
+                     const std::vector<char>& fail_open);
+    void on_health(const health::Change& c);
+    void open_outlier_inputs();
+    void start_outlier_events();
+    struct HealthToRegistry : health::Sink {
+        explicit HealthToRegistry(Daemon& d) : d(d) {}
+        void backend_health(const health::Change& c) override { d.on_health(c); }
+        Daemon& d;
+    };
+    struct FailureCountsInMap : health::FailureCounts {
+        explicit FailureCountsInMap(BackendLive& l) : live(l) {}
+        Status reset(uint32_t backend_id) override { return live.reset_failures(backend_id); }
+        BackendLive& live;
+    };
 
     DaemonOptions opts_;
     std::string pin_dir_;
@@ -106,6 +128,15 @@ private:
     std::unique_ptr<cluster::Cluster> cluster_;
     // How long a start waits for etcd's first list before it applies without.
     static constexpr std::chrono::milliseconds kFirstListWait{3000};
+    HealthToRegistry health_sink_{*this};
+    std::unique_ptr<BackendLive> backend_live_;  // hl_belive_v1, when the datapath has it
+    std::unique_ptr<FailureCountsInMap> failure_counts_;
+    std::unique_ptr<health::Monitor> health_;
+    std::unique_ptr<health::EventReader> events_;  // after health_: it calls it, so it goes first
+    bool health_apply_pending_ = false;
+    // Backends the pinned maps held quarantined at start (the last daemon's
+    // verdict), until the first apply has given them to the monitor.
+    std::set<std::pair<Reconciler::ServiceName, health::Endpoint>> adopted_unhealthy_;
     using BackendKey = std::pair<uint32_t, uint32_t>;  // service id, backend id
     // Backends draining under a drain_timeout, kept per applied change, so
     // the 1 s check reads only these, not every backend of every service.

@@ -1,6 +1,9 @@
 // hoplessd entry point: options, logging, then the daemon or --cleanup.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <cstring>
 
 #include "bpf/cleanup.h"
 #include "bpf/object.h"
@@ -39,6 +42,13 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (geteuid() != 0) spdlog::warn("not root: loading BPF needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN");
+    // Every descriptor the hard limit allows (systemd's advice for programs
+    // that never select()): health probes of thousands of backends, with
+    // the slow ones in flight for a whole timeout, need more than 1024.
+    if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) spdlog::warn("cannot raise the open-file limit: {}", std::strerror(errno));
+    }
     hl::Daemon d(*opts);
     return d.run();
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,8 @@ struct BackendView {
     Backend spec;
     uint32_t slots = 0;  // slots of the table in force that name it
     uint64_t connections = 0;
+    hl_backend_live live{};  // active connections, consecutive connect failures
+    hl_backend_lc lc{};      // errors by reason, bytes
 };
 
 struct ServiceView {
@@ -27,10 +31,15 @@ struct ServiceView {
     Protocol protocol = Protocol::Tcp;
     Algorithm algorithm = Algorithm::RoundRobin;
     uint32_t generation = 0, slot_count = 0, affinity_timeout_s = 0, drain_timeout_s = 0;
+    uint32_t connect_timeout_ms = 0;
     Prefer prefer = Prefer::Any;
     bool local_table = false;  // prefer: local, and the table holds only this host's backends
     std::vector<BackendView> backends;
     hl_service_stats stats{};
+    // The connection lifecycle, summed over CPUs.
+    hl_service_lc lc{};
+    hl_service_gauge gauge{};
+    hl_service_hist hist{};
     std::string endpoint() const { return vip.with_port(port); }
 };
 
@@ -47,5 +56,34 @@ struct Inventory {
 
 Inventory read_inventory(const MapSet& maps, bool with_stats = true);
 hl_service_stats sum_stats(const std::vector<hl_service_stats>& per_cpu);
+
+// Sums of per-CPU values (every field is a u64 or s64 count).
+template <class V>
+V sum_per_cpu(const V* vals, size_t n) {
+    static_assert(sizeof(V) % 8 == 0);
+    V out{};
+    uint64_t acc[sizeof(V) / 8] = {};
+    for (size_t c = 0; c < n; ++c) {
+        uint64_t words[sizeof(V) / 8];
+        std::memcpy(words, &vals[c], sizeof(V));
+        for (size_t i = 0; i < sizeof(V) / 8; ++i) acc[i] += words[i];
+    }
+    std::memcpy(&out, acc, sizeof(V));
+    return out;
+}
+
+// The per-service lifecycle maps, read in batches for the ids that want()
+// accepts: f(id, lc, gauge, hist).
+template <class Want, class F>
+void read_lifecycle(const MapSet& maps, uint32_t end, Want&& want, F&& f) {
+    std::map<uint32_t, hl_service_lc> lc;
+    std::map<uint32_t, hl_service_gauge> gauge;
+    maps.service_lc.for_each(end, want, [&](uint32_t id, const hl_service_lc* v, size_t n) { lc[id] = sum_per_cpu(v, n); });
+    maps.service_gauge.for_each(end, want,
+                                [&](uint32_t id, const hl_service_gauge* v, size_t n) { gauge[id] = sum_per_cpu(v, n); });
+    maps.service_hist.for_each(end, want, [&](uint32_t id, const hl_service_hist* v, size_t n) {
+        f(id, lc[id], gauge[id], sum_per_cpu(v, n));
+    });
+}
 
 }  // namespace hl

@@ -4,7 +4,17 @@ namespace hl {
 
 Status KernelMapStore::reset_service_counters(uint32_t id) {
     if (auto st = m_.service_stats.reset(id); !st) return st;
+    if (auto st = m_.service_lc.reset(id); !st) return st;
+    if (auto st = m_.service_hist.reset(id); !st) return st;
     return m_.rr.update(id, hl_rr{});
+}
+
+Status KernelMapStore::reset_backend_counters(uint32_t id) {
+    if (auto st = m_.backend_stats.reset(id); !st) return st;
+    if (auto st = m_.backend_lc.zero(id); !st) return st;
+    // Only the failure streak: `active` is the kernel's to take back.
+    if (auto* live = m_.backend_live.at(id)) __atomic_store_n(&live->consecutive_failures, 0u, __ATOMIC_RELAXED);
+    return ok_status();
 }
 
 KernelState KernelMapStore::read() const {
@@ -15,6 +25,7 @@ KernelState KernelMapStore::read() const {
     m_.backends.for_each([&](uint32_t k, const hl_backend& v) { s.backends[k] = v; });
     m_.cgroup_ns.for_each([&](uint64_t k, const hl_cgroup_ns& v) { s.cgroups[k] = v; });
     m_.ns_meta.for_each([&](uint32_t k, const hl_ns_meta& v) { s.namespaces[k] = v; });
+    m_.endpoints.for_each([&](const hl_endpoint_key& k, uint32_t v) { s.endpoints.emplace_back(k, v); });
     return s;
 }
 

@@ -24,8 +24,10 @@ public:
     Status delete_service_meta(uint32_t id) override { return m_.service_meta.erase(id); }
     Status put_cgroup(uint64_t id, const hl_cgroup_ns& v) override { return m_.cgroup_ns.update(id, v); }
     Status delete_cgroup(uint64_t id) override { return m_.cgroup_ns.erase(id); }
+    Status put_endpoint(const hl_endpoint_key& k, uint32_t sid) override { return m_.endpoints.update(k, sid); }
+    Status delete_endpoint(const hl_endpoint_key& k) override { return m_.endpoints.erase(k); }
     Status reset_service_counters(uint32_t id) override;
-    Status reset_backend_counters(uint32_t id) override { return m_.backend_stats.reset(id); }
+    Status reset_backend_counters(uint32_t id) override;
 
     KernelState read() const override;
     const MapSet& maps() const { return m_; }

@@ -21,6 +21,7 @@ struct KernelState {
     std::map<uint32_t, hl_backend> backends;
     std::map<uint64_t, hl_cgroup_ns> cgroups;
     std::map<uint32_t, hl_ns_meta> namespaces;
+    std::vector<std::pair<hl_endpoint_key, uint32_t>> endpoints;
 };
 
 class MapStore {
@@ -39,7 +40,12 @@ public:
     virtual Status delete_service_meta(uint32_t id) = 0;
     virtual Status put_cgroup(uint64_t cgroup_id, const hl_cgroup_ns& v) = 0;
     virtual Status delete_cgroup(uint64_t cgroup_id) = 0;
-    // A reused id starts its counters (and round-robin position) from zero.
+    // Backend address:port -> the TCP service it serves (the server side).
+    virtual Status put_endpoint(const hl_endpoint_key& key, uint32_t service_id) = 0;
+    virtual Status delete_endpoint(const hl_endpoint_key& key) = 0;
+    // A reused id starts its counters (and round-robin position) from zero;
+    // gauges of open connections stay, so the closes of connections opened
+    // before take back exactly what their opens added.
     virtual Status reset_service_counters(uint32_t id) = 0;
     virtual Status reset_backend_counters(uint32_t id) = 0;
 

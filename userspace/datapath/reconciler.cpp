@@ -109,6 +109,84 @@ LocalTable slot_table_for(const Service& s, uint32_t max_slots) {
     return {build_slot_table(s.backends, max_slots), false};
 }
 
+size_t Reconciler::EndpointKeyHash::operator()(const EndpointKey& k) const {
+    uint64_t a, b;
+    std::memcpy(&a, k.addr.data(), 8);
+    std::memcpy(&b, k.addr.data() + 8, 8);
+    return std::hash<uint64_t>{}(a * 0x9e3779b97f4a7c15ull ^ b ^ (uint64_t{k.port} << 48));
+}
+
+Reconciler::EndpointKey Reconciler::endpoint_key(const Backend& b) {
+    EndpointKey k;
+    std::memcpy(k.addr.data(), b.address.bytes().data(), 16);
+    k.port = b.port;
+    return k;
+}
+
+namespace {
+hl_endpoint_key kernel_endpoint_key(const std::array<uint8_t, 16>& addr, uint16_t port) {
+    hl_endpoint_key k{};
+    std::memcpy(k.addr, addr.data(), 16);
+    k.port = htons(port);
+    return k;
+}
+}  // namespace
+
+// A TCP service names the endpoint: the lowest id of those naming it is what
+// a connection accepted there counts for.
+Status Reconciler::claim_endpoint(const EndpointKey& k, uint32_t service_id) {
+    auto& rec = endpoints_[k];
+    rec.services++;
+    if (rec.owner && rec.owner <= service_id) return ok_status();
+    rec.owner = service_id;
+    return counted(store_.put_endpoint(kernel_endpoint_key(k.addr, k.port), service_id));
+}
+
+Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
+    auto it = endpoints_.find(k);
+    if (it == endpoints_.end()) return ok_status();
+    auto& rec = it->second;
+    if (--rec.services == 0) {
+        endpoints_.erase(it);
+        return counted(store_.delete_endpoint(kernel_endpoint_key(k.addr, k.port)));
+    }
+    if (rec.owner != service_id) return ok_status();
+    // Shared, and its owner leaves: the next lowest of the others.
+    uint32_t next = 0;
+    auto addr = IpAddress::from_bytes(k.addr.data());
+    for (const auto& [n, other] : services_)
+        if (other.id != service_id && other.key.proto == IPPROTO_TCP && (!next || other.id < next) &&
+            other.find_backend(addr, k.port))
+            next = other.id;
+    rec.owner = next;
+    auto key = kernel_endpoint_key(k.addr, k.port);
+    // No other found: its namer is not written yet and claims it itself.
+    return counted(next ? store_.put_endpoint(key, next) : store_.delete_endpoint(key));
+}
+
+// The endpoints one service names before and after a change (each sorted by
+// endpoint); only the difference touches the map.
+Status Reconciler::update_endpoints(const std::vector<BackendRec>& before, bool tcp_before,
+                                    const std::vector<BackendRec>& after, bool tcp_after, uint32_t service_id) {
+    static const std::vector<BackendRec> none;
+    const auto& b = tcp_before ? before : none;
+    const auto& a = tcp_after ? after : none;
+    size_t i = 0, j = 0;
+    while (i < b.size() || j < a.size()) {
+        if (j == a.size() || (i < b.size() && endpoint(b[i]) < endpoint(a[j]))) {
+            if (auto st = release_endpoint(endpoint_key(b[i].spec), service_id); !st) return st;
+            ++i;
+        } else if (i == b.size() || endpoint(a[j]) < endpoint(b[i])) {
+            if (auto st = claim_endpoint(endpoint_key(a[j].spec), service_id); !st) return st;
+            ++j;
+        } else {
+            ++i;
+            ++j;
+        }
+    }
+    return ok_status();
+}
+
 Reconciler::Reconciler(MapStore& store, CgroupAttacher& cgroups, MapLimits limits)
     : store_(store),
       cgroups_(cgroups),
@@ -181,6 +259,30 @@ void Reconciler::adopt() {
     vip_refs_.clear();
     for (const auto& [n, rec] : services_) vip_ref(rec.vip(), +1);
     for (const auto& [id, v] : k.cgroups) cgroup_recs_[id] = CgroupRec{v};
+    // The server side's endpoint map as the services say it should be; what
+    // the kernel holds otherwise (a datapath older than the map, or a crash
+    // between writes) is put right at the next apply.
+    endpoints_.clear();
+    endpoint_fixes_.clear();
+    for (const auto& [n, rec] : services_) {
+        if (rec.key.proto != IPPROTO_TCP) continue;
+        for (const auto& b : rec.backends) {
+            auto& e = endpoints_[endpoint_key(b.spec)];
+            e.services++;
+            if (!e.owner || rec.id < e.owner) e.owner = rec.id;
+        }
+    }
+    std::unordered_map<EndpointKey, uint32_t, EndpointKeyHash> held;
+    for (const auto& [key, sid] : k.endpoints) {
+        EndpointKey e;
+        std::memcpy(e.addr.data(), key.addr, 16);
+        e.port = ntohs(key.port);
+        held[e] = sid;
+        auto it = endpoints_.find(e);
+        if (it == endpoints_.end()) endpoint_fixes_.push_back({e, 0});
+    }
+    for (const auto& [e, rec] : endpoints_)
+        if (auto h = held.find(e); h == held.end() || h->second != rec.owner) endpoint_fixes_.push_back({e, rec.owner});
 }
 
 Result<uint32_t> Reconciler::namespace_id(const std::string& name) {
@@ -207,6 +309,7 @@ Status Reconciler::remove_service(const ServiceRec& rec, const ServiceKeySet& ke
         backend_ids_.release(b.id);
         report.removed_backends.push_back({b.id, rec.id});
     }
+    if (auto st = update_endpoints(rec.backends, rec.key.proto == IPPROTO_TCP, {}, false, rec.id); !st) return st;
     if (auto st = counted(store_.delete_service_meta(rec.id)); !st) return st;
     service_ids_.release(rec.id);
     return ok_status();
@@ -269,6 +372,8 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
                                        (picked.local_only ? HL_SVC_F_LOCAL_TABLE : 0));
     value.affinity_timeout_s = s.affinity_timeout_s;
     value.drain_timeout_s = s.drain_timeout_s;
+    // 10 ms units, rounded up; the config bounds connect_timeout at 600 s.
+    value.connect_timeout_cs = static_cast<uint16_t>(std::min<uint32_t>((s.connect_timeout_ms + 9) / 10, 0xffff));
     const bool new_table = fresh || table != rec->slots;
     if (new_table) {
         value.generation = rec->value.generation + 1;
@@ -305,6 +410,10 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
         report.removed_backends.push_back({br.id, rec->id});
         changed = true;
     }
+    if (auto st = update_endpoints(rec->backends, !fresh && rec->key.proto == IPPROTO_TCP, next,
+                                   s.protocol == Protocol::Tcp, rec->id);
+        !st)
+        return st.error();
     rec->key = key;
     rec->value = value;
     // Replaced only when they differ: an unchanged reload then allocates
@@ -434,6 +543,12 @@ Result<ApplyReport> Reconciler::apply_services(const std::vector<ServiceChange>&
     for (uint32_t id : orphan_backends_)
         if (auto st = counted(store_.delete_backend(id)); !st) return st.error();
     orphan_backends_.clear();
+    for (const auto& [e, owner] : endpoint_fixes_) {
+        auto k = kernel_endpoint_key(e.addr, e.port);
+        if (auto st = counted(owner ? store_.put_endpoint(k, owner) : store_.delete_endpoint(k)); !st)
+            return st.error();
+    }
+    endpoint_fixes_.clear();
 
     // The keys the batch publishes: a removed service whose key one of them
     // takes over (a rename on the same VIP) goes after that one is published,

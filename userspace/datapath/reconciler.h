@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <set>
 #include <string>
@@ -127,6 +128,24 @@ private:
                                const ServiceKeySet& desired_keys, ApplyReport& report);
     Result<uint32_t> namespace_id(const std::string& name);
     Status counted(Status st);
+    // The server side's map of backend address:port -> TCP service.
+    struct EndpointKey {
+        std::array<uint8_t, 16> addr{};
+        uint16_t port = 0;  // host order
+        bool operator==(const EndpointKey&) const = default;
+    };
+    struct EndpointKeyHash {
+        size_t operator()(const EndpointKey& k) const;
+    };
+    struct EndpointRec {
+        uint32_t services = 0;  // how many TCP services name it
+        uint32_t owner = 0;     // the one the kernel map says (the lowest id)
+    };
+    static EndpointKey endpoint_key(const Backend& b);
+    Status claim_endpoint(const EndpointKey& k, uint32_t service_id);
+    Status release_endpoint(const EndpointKey& k, uint32_t service_id);
+    Status update_endpoints(const std::vector<BackendRec>& before, bool tcp_before, const std::vector<BackendRec>& after,
+                            bool tcp_after, uint32_t service_id);
 
     MapStore& store_;
     CgroupAttacher& cgroups_;
@@ -145,6 +164,12 @@ private:
     std::map<std::string, uint64_t> api_paths_;
     std::vector<hl_slot_key> orphan_slots_;
     std::vector<uint32_t> orphan_backends_;
+    // Most endpoints are named by one service; one naming several is found
+    // again by a walk of the services when its owner lets it go.
+    std::unordered_map<EndpointKey, EndpointRec, EndpointKeyHash> endpoints_;
+    // What adopt() found the kernel's endpoint map to disagree on: written
+    // at the next apply (owner 0: delete).
+    std::vector<std::pair<EndpointKey, uint32_t>> endpoint_fixes_;
     size_t writes_ = 0;
 };
 

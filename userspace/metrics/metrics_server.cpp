@@ -51,7 +51,7 @@ void poke(const IpAddress& addr, int port) {
 }  // namespace
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& listen,
-                                                            std::shared_ptr<prometheus::Collectable> what) {
+                                                            std::vector<std::shared_ptr<prometheus::Collectable>> what) {
     std::unique_ptr<MetricsServer> s(new MetricsServer());
     auto colon = listen.rfind(':');
     s->host_ = colon == std::string::npos ? listen : listen.substr(0, colon);
@@ -61,7 +61,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
         return Error{"cannot listen on " + listen + ": " + e.what(), 0};
     }
     s->what_ = std::move(what);
-    s->exposer_->RegisterCollectable(s->what_);
+    for (const auto& w : s->what_) s->exposer_->RegisterCollectable(w);
     auto ports = s->exposer_->GetListeningPorts();
     s->port_ = ports.empty() ? 0 : ports.front();
     s->wake_ = wake_address(s->host_);

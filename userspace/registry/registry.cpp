@@ -343,14 +343,52 @@ std::optional<Registry::ServiceView> Registry::view(const Name& n) const {
     return v;
 }
 
-std::optional<Service> Registry::desired(const Name& n) const {
+std::optional<Service> Registry::desired(const Name& n, bool* fail_open) const {
+    if (fail_open) *fail_open = false;
     auto v = view(n);
     if (!v) return std::nullopt;
     Service s = *v->definition;
     s.backends.clear();
     s.backends.reserve(v->backends.size());
     for (const auto& b : v->backends) s.backends.push_back(b.backend);
+    const auto& sick = entries_.find(n)->second.unhealthy;
+    if (sick.empty()) return s;
+    auto is_sick = [&](const Backend& b) { return std::binary_search(sick.begin(), sick.end(), Endpoint{b.address, b.port}); };
+    size_t usable = 0, usable_sick = 0;
+    for (const auto& b : s.backends)
+        if (b.state == BackendState::Active && b.weight > 0) {
+            ++usable;
+            usable_sick += is_sick(b);
+        }
+    if (usable_sick > 0 && usable_sick == usable) {
+        if (fail_open) *fail_open = true;
+        return s;
+    }
+    for (auto& b : s.backends)
+        if (b.state == BackendState::Active && is_sick(b)) b.state = BackendState::Quarantined;
     return s;
+}
+
+bool Registry::set_backend_health(const Name& n, const IpAddress& address, uint16_t port, bool healthy) {
+    auto it = entries_.find(n);
+    if (it == entries_.end()) return false;
+    auto& sick = it->second.unhealthy;
+    Endpoint ep{address, port};
+    auto pos = std::lower_bound(sick.begin(), sick.end(), ep);
+    const bool was_sick = pos != sick.end() && *pos == ep;
+    if (was_sick == !healthy) return false;
+    if (healthy) sick.erase(pos);
+    else sick.insert(pos, ep);
+    // Dirty only when the service has that backend: a flag for one that
+    // left changes nothing in the kernel.
+    auto v = view(n);
+    if (!v) return false;
+    for (const auto& b : v->backends)
+        if (b.backend.address == address && b.backend.port == port) {
+            touch(n);
+            return true;
+        }
+    return false;
 }
 
 std::vector<Registry::Name> Registry::names() const {

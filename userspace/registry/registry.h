@@ -13,7 +13,9 @@
 // error naming both; a definition in etcd that this host's file defines
 // otherwise yields to the file here, shown as a conflict); its backends are
 // the union of its sources' backends, one per address:port; a registration
-// with a TTL leaves when it runs out.
+// with a TTL leaves when it runs out. Health (health/) overlays state: an
+// unhealthy backend that would take new connects is quarantined, unless that
+// would leave the service none (fail open).
 #pragma once
 
 #include <algorithm>
@@ -99,6 +101,12 @@ public:
     void set_dns(std::optional<IpAddress> vip, std::vector<Backend> listen, const std::set<std::string>& namespaces);
     // Namespaces that hold a service of some other source.
     std::set<std::string> namespaces() const;
+    // Health: the one flag per backend that active checks and outlier
+    // detection produce (health/). Kept beside the service's definitions, so
+    // it outlives a redefinition or a reload; gone with the service. Returns
+    // whether the service's desired state changed (it is then dirty): not
+    // when the service has no such backend (any more).
+    bool set_backend_health(const Name& name, const IpAddress& address, uint16_t port, bool healthy);
 
     // ---- etcd (cluster/): what the cluster shares, as this host last saw it
     // A host name's index (interned: kept for the registry's life).
@@ -152,8 +160,12 @@ public:
 
     // ---- views
     bool exists(const Name& name) const;
-    // The merged service the kernel should hold; nullopt when none.
-    std::optional<Service> desired(const Name& name) const;
+    // The merged service the kernel should hold; nullopt when none. An
+    // unhealthy backend that would take new connects (active, weight > 0)
+    // is quarantined, unless every such backend is unhealthy: then hopless
+    // routes to all of them rather than refuse every connect (fail open, as
+    // Envoy's panic threshold), and *fail_open says so.
+    std::optional<Service> desired(const Name& name, bool* fail_open = nullptr) const;
     static constexpr uint32_t kNoHost = ~0u;
     struct BackendView {
         Backend backend;
@@ -202,10 +214,12 @@ private:
         std::vector<RemoteEndpoint> endpoints;  // sorted by host, id
         bool empty() const { return !def && endpoints.empty(); }
     };
+    using Endpoint = std::pair<IpAddress, uint16_t>;
     struct Entry {
         std::unique_ptr<const Service> file, api, dns;
         std::unique_ptr<EtcdPart> etcd;
         std::vector<Registration> regs;  // sorted by id
+        std::vector<Endpoint> unhealthy;  // sorted; not a source: it keeps no entry alive
         const Service* etcd_def() const { return etcd ? etcd->def.get() : nullptr; }
         const Service* definition() const {
             return file ? file.get() : api ? api.get() : etcd_def() ? etcd_def() : dns.get();

@@ -1,0 +1,166 @@
+// Outlier detection's kernel inputs. The connect-failure event reader
+// (health/event_reader.h) on a real BPF ring buffer, fed by a real BPF
+// program: a tiny socket filter, written here as instructions, that
+// bpf_ringbuf_output()s one hl_connect_failure per run (BPF_PROG_TEST_RUN runs it; `repeat` runs it many times). The
+// datapath's own producer (sockops) is tested end to end in
+// tests/e2e/test_health.sh.
+#include <linux/bpf.h>
+
+#include <bpf/bpf.h>
+
+#include <thread>
+
+#include "common/unique_fd.h"
+#include "harness.h"
+#include "bpf/backend_live.h"
+#include "health/event_reader.h"
+
+using namespace hlt;
+
+namespace {
+
+bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+    bpf_insn i{};
+    i.code = code;
+    i.dst_reg = dst & 0xf;
+    i.src_reg = src & 0xf;
+    i.off = off;
+    i.imm = imm;
+    return i;
+}
+
+// A program that outputs `size` bytes of {ts 0, service, backend, count,
+// reason} from its stack to the ring buffer `ring`.
+hl::UniqueFd producer(int ring, const hl_connect_failure& ev, uint32_t size = sizeof(hl_connect_failure)) {
+    static_assert(sizeof(hl_connect_failure) == 24);
+    std::vector<bpf_insn> p = {
+        insn(BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -24, 0),
+        insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -16, static_cast<int32_t>(ev.service_id)),
+        insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -12, static_cast<int32_t>(ev.backend_id)),
+        insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -8, static_cast<int32_t>(ev.consecutive_failures)),
+        insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, ev.reason),
+        insn(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, ring),
+        insn(0, 0, 0, 0, 0),
+        insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
+        insn(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -24),
+        insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, static_cast<int32_t>(size)),
+        insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
+        insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
+        insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0),
+        insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+    };
+    char log[4096] = {};
+    LIBBPF_OPTS(bpf_prog_load_opts, o, .log_level = 1, .log_size = sizeof log, .log_buf = log);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "hl_test_rb", "GPL", p.data(), p.size(), &o);
+    EXPECT_GE(fd, 0) << "program load: " << log;
+    return hl::UniqueFd(fd);
+}
+
+void run(int prog, uint32_t times) {
+    unsigned char pkt[64] = {};
+    LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof pkt, .repeat = static_cast<int>(times));
+    ASSERT_EQ(bpf_prog_test_run_opts(prog, &o), 0) << "test run: " << std::strerror(errno);
+}
+
+template <class F>
+bool run_until(boost::asio::io_context& io, F done) {
+    for (int i = 0; i < 400 && !done(); ++i) io.run_for(std::chrono::milliseconds(5));
+    return done();
+}
+
+TEST(EventReader, EveryRecordOfARealRingBufferReachesTheHandlerOnTheIoContext) {
+    HL_REQUIRE_BPF();
+    hl::UniqueFd ring(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "hl_test_rb", 0, 0, 64 * 1024, nullptr));
+    ASSERT_TRUE(ring.valid()) << std::strerror(errno);
+    boost::asio::io_context io;
+    std::vector<hl_connect_failure> got;
+    auto reader = hl::health::EventReader::start(io, ring.get(), [&](const hl_connect_failure& ev) { got.push_back(ev); });
+    ASSERT_TRUE(reader) << reader.error().what();
+
+    hl_connect_failure ev{};
+    ev.service_id = 7;
+    ev.backend_id = 12;
+    ev.consecutive_failures = 3;
+    ev.reason = HL_REASON_TIMEOUT;
+    auto p = producer(ring.get(), ev);
+    ASSERT_TRUE(p.valid());
+    run(p.get(), 1);
+    ASSERT_TRUE(run_until(io, [&] { return got.size() == 1; }));
+    EXPECT_EQ(got[0].service_id, 7u);
+    EXPECT_EQ(got[0].backend_id, 12u);
+    EXPECT_EQ(got[0].consecutive_failures, 3u);
+    EXPECT_EQ(got[0].reason, HL_REASON_TIMEOUT);
+
+    // A burst, in rounds: each round lands while the reader is between
+    // wakeups; none may stall behind another.
+    for (int round = 0; round < 20; ++round) {
+        run(p.get(), 50);
+        size_t want = 1 + 50 * static_cast<size_t>(round + 1);
+        ASSERT_TRUE(run_until(io, [&] { return got.size() == want; })) << "round " << round << ": " << got.size();
+    }
+    EXPECT_EQ((*reader)->events(), 1001u);
+
+    // Records written while the reader drains (another CPU's failures):
+    // the watch is in place before each drain, so none is left behind.
+    std::thread writer([&] {
+        for (int i = 0; i < 400; ++i) {
+            run(p.get(), 5);
+            std::this_thread::sleep_for(std::chrono::microseconds(200 + (i * 37) % 300));
+        }
+    });
+    for (int i = 0; i < 2000 && got.size() < 3001; ++i) io.run_for(std::chrono::milliseconds(5));
+    writer.join();
+    ASSERT_TRUE(run_until(io, [&] { return got.size() == 3001; })) << got.size();
+
+    // A record too short to be one is counted, not read past its end.
+    auto shorty = producer(ring.get(), ev, 8);
+    run(shorty.get(), 1);
+    ASSERT_TRUE(run_until(io, [&] { return (*reader)->malformed() == 1; }));
+    EXPECT_EQ(got.size(), 3001u);
+}
+
+}  // namespace
+
+namespace {
+
+// BackendLive (bpf/backend_live.h): a failure count set to 0 leaves the
+// active count alone, through the mapping of an mmapable array, and (with
+// the documented race, which a test with no BPF writer cannot show) by a
+// whole-value rewrite otherwise.
+TEST(BackendLive, ResettingFailuresKeepsActive) {
+    HL_REQUIRE_BPF();
+    for (uint32_t flags : {uint32_t{BPF_F_MMAPABLE}, 0u}) {
+        hl::UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_live", 4, sizeof(hl_backend_live), 64, nullptr));
+        if (flags) {
+            LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+            fd = hl::UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_live", 4, sizeof(hl_backend_live), 64, &o));
+        }
+        ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+        hl_backend_live v{};
+        v.active = 41;
+        v.consecutive_failures = 9;
+        uint32_t id = 17;
+        ASSERT_EQ(bpf_map_update_elem(fd.get(), &id, &v, BPF_ANY), 0);
+        int raw = fd.get();
+        auto live = hl::BackendLive::open(std::move(fd), "hl_test_live");
+        ASSERT_TRUE(live) << live.error().what();
+        EXPECT_EQ((*live)->mapped(), flags != 0);
+        auto r = (*live)->read(id);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->active, 41);
+        EXPECT_EQ(r->consecutive_failures, 9u);
+        ASSERT_TRUE((*live)->reset_failures(id));
+        hl_backend_live k{};
+        ASSERT_EQ(bpf_map_lookup_elem(raw, &id, &k), 0);
+        EXPECT_EQ(k.active, 41) << "flags " << flags;
+        EXPECT_EQ(k.consecutive_failures, 0u) << "flags " << flags;
+        EXPECT_FALSE((*live)->reset_failures(64)) << "out of range";
+    }
+    // Not an array of hl_backend_live: refused with the map's name.
+    hl::UniqueFd other(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_other", 4, 8, 4, nullptr));
+    auto bad = hl::BackendLive::open(std::move(other), "hl_test_other");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().what().find("hl_test_other"), std::string::npos);
+}
+
+}  // namespace
