@@ -106,6 +106,37 @@ TEST(RegistryEtcd, AListReplacesTheEtcdPartWholeAndDirtiesOnlyWhatChanged) {
     EXPECT_EQ(r.remote_endpoint_count(), 0u);
 }
 
+// A list is applied page by page; one that breaks off (etcd went away)
+// removes nothing, and the next removes only what it did not hold. A
+// definition in the way of another (a VIP that moved) is gone by the end of
+// the list: the other is applied then.
+TEST(RegistryEtcd, AListAppliedAsItComes) {
+    Registry r;
+    Registry::EtcdSnapshot first;
+    first.services.emplace_back(svc("web", "127.255.0.1"), 3);
+    first.services.emplace_back(svc("api", "127.255.0.2"), 4);
+    first.endpoints.push_back({kWeb, {ep(r, "host-b", "b-1", "10.0.0.2")}});
+    ASSERT_TRUE(r.set_etcd_state(std::move(first)).empty());
+    r.take_dirty();
+    r.begin_etcd_list();
+    r.list_etcd_service(svc("web", "127.255.0.1"), 3);  // and then etcd went away
+    EXPECT_TRUE(r.take_dirty().empty()) << "an unchanged definition dirties nothing";
+    EXPECT_TRUE(r.exists({"default", "api"})) << "a list that broke off removes nothing";
+    EXPECT_THAT(backends(r, kWeb), ElementsAre("10.0.0.2:8080 remote"));
+    // The next list: api moved to a new VIP, and `new` took api's old one;
+    // `new` comes first (key order) and finds api's old VIP still taken.
+    r.begin_etcd_list();
+    r.list_etcd_service(svc("new", "127.255.0.2"), 9);
+    r.list_etcd_service(svc("api", "127.255.0.7"), 8);
+    r.list_remote_endpoints(kWeb, {ep(r, "host-b", "b-1", "10.0.0.2")});
+    EXPECT_TRUE(r.end_etcd_list().empty());
+    EXPECT_THAT(r.take_dirty(), ElementsAre(Name{"default", "api"}, Name{"default", "new"}, kWeb));
+    EXPECT_FALSE(r.exists(kWeb)) << "web's definition was not in the list";
+    EXPECT_EQ(r.desired({"default", "new"})->vip->to_string(), "127.255.0.2");
+    EXPECT_EQ(r.desired({"default", "api"})->vip->to_string(), "127.255.0.7");
+    EXPECT_EQ(r.remote_endpoint_count(), 1u) << "web's endpoints wait for a definition";
+}
+
 TEST(RegistryEtcd, TheFileWinsOverEtcdAndAVipClashIsRefused) {
     Registry r;
     ASSERT_TRUE(r.set_file_services({svc("web", "127.255.0.1", {"10.9.0.1"})}));

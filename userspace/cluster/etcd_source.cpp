@@ -32,15 +32,24 @@ constexpr size_t kSkippedLogLimit = 10;  // per list: one bad writer must not fl
 
 }  // namespace
 
+// One list in progress. Pages go into the registry as they come (nothing
+// holds the whole list); a service's endpoints are handed over whole, so
+// the last service of a page waits for the next page.
 struct EtcdSource::ListRun {
     uint64_t gen = 0;
     int64_t revision = 0;  // 0 until the first page fixed it
     std::string next_key;
-    size_t keys = 0, skipped = 0;
-    Registry::EtcdSnapshot snap;
+    size_t keys = 0, skipped = 0, services = 0, endpoints = 0;
+    std::optional<std::pair<Registry::Name, std::vector<RemoteEndpoint>>> group;  // the service being read
     std::set<std::string> hosts;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
+
+void EtcdSource::flush_group(ListRun& run) {
+    if (!run.group) return;
+    reg_.list_remote_endpoints(run.group->first, std::move(run.group->second));
+    run.group.reset();
+}
 
 EtcdSource::EtcdSource(boost::asio::io_context& io, etcd::EtcdClient& client, Registry& reg, Options o,
                        EtcdCounters& counters, Changed changed)
@@ -59,19 +68,20 @@ EtcdSource::EtcdSource(boost::asio::io_context& io, etcd::EtcdClient& client, Re
 void EtcdSource::load_cache() {
     if (opts_.cache_path.empty()) return;
     ListRun run;
+    reg_.begin_etcd_list();
     auto h = read_etcd_cache(opts_.cache_path, opts_.prefix, [&](etcd::KeyValue kv) { add(run, kv); });
+    flush_group(run);
+    // No cache (or another prefix's): the list adds nothing, removes nothing.
     if (!h) {
         if (h.error().err != ENOENT) spdlog::warn("etcd: cache not used: {}", h.error().what());
         return;
     }
-    size_t endpoints = 0;
-    for (const auto& g : run.snap.endpoints) endpoints += g.second.size();
-    const size_t services = run.snap.services.size();
-    (void)reg_.set_etcd_state(std::move(run.snap));
+    (void)reg_.end_etcd_list();
     hosts_ = std::move(run.hosts);
     spdlog::info("etcd: restored the last state seen (revision {}): {} services, {} endpoints of other hosts{}; in "
                  "force until etcd's list replaces it",
-                 h->revision, services, endpoints, h->bad + run.skipped ? fmt::format(", {} lines skipped", h->bad + run.skipped) : "");
+                 h->revision, run.services, run.endpoints,
+                 h->bad + run.skipped ? fmt::format(", {} lines skipped", h->bad + run.skipped) : "");
 }
 
 void EtcdSource::save_cache() {
@@ -120,6 +130,9 @@ void EtcdSource::list() {
     auto run = std::make_shared<ListRun>();
     run->gen = ++list_gen_;
     run->next_key = root_;
+    // A list that breaks off half-way leaves what it applied (each service
+    // whole): the next one starts afresh and removes only at its end.
+    reg_.begin_etcd_list();
     skipped_logged_ = 0;
     list_page(std::move(run));
 }
@@ -173,7 +186,8 @@ void EtcdSource::add(ListRun& run, const etcd::KeyValue& kv) {
             skipped(kv.key, s.error().what());
             return;
         }
-        run.snap.services.emplace_back(std::move(*s), kv.mod_revision);
+        ++run.services;
+        reg_.list_etcd_service(std::move(*s), kv.mod_revision);
     } else if (auto* ek = std::get_if<layout::EndpointKey>(&*k)) {
         if (ek->host == opts_.self_host) return;  // this host's own: its registrations are the truth
         auto v = layout::parse_endpoint_value(kv.value);
@@ -182,21 +196,21 @@ void EtcdSource::add(ListRun& run, const etcd::KeyValue& kv) {
             skipped(kv.key, v.error().what());
             return;
         }
-        auto& groups = run.snap.endpoints;
-        if (groups.empty() || groups.back().first.first != ek->ns || groups.back().first.second != ek->name)
-            groups.emplace_back(Registry::Name{ek->ns, ek->name}, std::vector<RemoteEndpoint>{});
-        groups.back().second.push_back(
+        // Keys come sorted: a service's endpoints one after another.
+        if (run.group && (run.group->first.first != ek->ns || run.group->first.second != ek->name)) flush_group(run);
+        if (!run.group) run.group.emplace(Registry::Name{ek->ns, ek->name}, std::vector<RemoteEndpoint>{});
+        run.group->second.push_back(
             RemoteEndpoint{std::move(ek->id), v->address, reg_.host_id(ek->host), v->port, v->weight});
+        ++run.endpoints;
     } else if (auto* hk = std::get_if<layout::HostKey>(&*k)) {
         run.hosts.insert(hk->host);
     }
 }
 
 void EtcdSource::finish_list(std::shared_ptr<ListRun> run) {
-    const size_t services = run->snap.services.size();
-    size_t endpoints = 0;
-    for (const auto& g : run->snap.endpoints) endpoints += g.second.size();
-    auto problems = reg_.set_etcd_state(std::move(run->snap));
+    flush_group(*run);
+    const size_t services = run->services, endpoints = run->endpoints;
+    auto problems = reg_.end_etcd_list();
     for (size_t i = 0; i < problems.size() && i < kSkippedLogLimit; ++i)
         spdlog::warn("etcd: definition not applied: {}", problems[i]);
     revision_ = run->revision;

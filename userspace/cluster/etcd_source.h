@@ -1,9 +1,10 @@
 // The etcd source of the registry: what the cluster's hosts share, read
 // into this host's registry (docs/ETCD.md "Reads").
 //
-//   list   <prefix>/v1/ in pages, all at one revision R  -> the registry's
-//          etcd part replaced whole (only what changed is dirty; what the
-//          list no longer holds leaves, nothing else)
+//   list   <prefix>/v1/ in pages, all at one revision R, each page into the
+//          registry as it comes (a service's endpoints whole); at its end
+//          what the list no longer held leaves, nothing else (only what
+//          changed is dirty)
 //   watch  from R + 1: each put/delete to the registry, a batch at a time;
 //          a broken stream resumes by itself from the last revision seen
 //   compacted -> list again
@@ -74,6 +75,7 @@ private:
     void list_page(std::shared_ptr<ListRun> run);
     void finish_list(std::shared_ptr<ListRun> run);
     void add(ListRun& run, const etcd::KeyValue& kv);
+    void flush_group(ListRun& run);
     void watch();
     void on_events(etcd::WatchBatch b);
     void on_status(const etcd::WatchStatus& st);

@@ -526,41 +526,48 @@ bool Registry::delete_remote_endpoint(const Name& n, uint32_t host, std::string_
     return true;
 }
 
-std::vector<std::string> Registry::set_etcd_state(EtcdSnapshot snap) {
-    std::vector<std::string> problems;
-    auto& svcs = snap.services;
-    auto& groups = snap.endpoints;
-    auto svc_name = [](const std::pair<Service, int64_t>& p) { return std::tie(p.first.ns, p.first.name); };
-    std::sort(svcs.begin(), svcs.end(), [&](const auto& a, const auto& b) { return svc_name(a) < svc_name(b); });
-    std::sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    // A service's endpoints split over two pages of the list: one group.
-    for (size_t i = 1; i < groups.size();) {
-        if (groups[i].first != groups[i - 1].first) {
-            ++i;
-            continue;
-        }
-        auto& into = groups[i - 1].second;
-        into.insert(into.end(), std::make_move_iterator(groups[i].second.begin()),
-                    std::make_move_iterator(groups[i].second.end()));
-        groups.erase(groups.begin() + static_cast<std::ptrdiff_t>(i));
+void Registry::begin_etcd_list() {
+    ++list_epoch_;
+    list_refused_.clear();
+}
+
+void Registry::list_etcd_service(Service s, int64_t revision) {
+    Name n{s.ns, s.name};
+    if (etcd_refusal(s, n)) {
+        list_refused_.emplace_back(std::move(s), revision);
+        return;
     }
-    auto find_svc = [&](const Name& n) -> std::pair<Service, int64_t>* {
-        auto it = std::lower_bound(svcs.begin(), svcs.end(), std::tie(n.first, n.second),
-                                   [&](const auto& p, const auto& k) { return svc_name(p) < k; });
-        return it != svcs.end() && svc_name(*it) == std::tie(n.first, n.second) ? &*it : nullptr;
-    };
-    auto find_group = [&](const Name& n) -> std::vector<RemoteEndpoint>* {
-        auto it = std::lower_bound(groups.begin(), groups.end(), n,
-                                   [](const auto& g, const Name& k) { return g.first < k; });
-        return it != groups.end() && it->first == n ? &it->second : nullptr;
-    };
-    // What the list no longer holds goes first (it may free a VIP another
-    // definition of the list takes).
+    Entry& e = entries_[n];
+    if (set_etcd_def(e, std::make_unique<const Service>(std::move(s)), revision)) touch(n);
+    e.etcd->def_listed = list_epoch_;
+}
+
+void Registry::list_remote_endpoints(const Name& n, std::vector<RemoteEndpoint> eps) {
+    std::sort(eps.begin(), eps.end(), by_host_id);
+    eps.erase(std::unique(eps.begin(), eps.end(), [](const auto& a, const auto& b) { return a.host == b.host && a.id == b.id; }),
+              eps.end());
+    Entry& e = entries_[n];
+    // A service's endpoints split over two pages come as two calls: the
+    // second adds to the first.
+    if (e.etcd && e.etcd->eps_listed == list_epoch_ && !e.etcd->endpoints.empty()) {
+        std::vector<RemoteEndpoint> all = e.etcd->endpoints;
+        all.insert(all.end(), std::make_move_iterator(eps.begin()), std::make_move_iterator(eps.end()));
+        std::sort(all.begin(), all.end(), by_host_id);
+        eps = std::move(all);
+    }
+    if (set_remote(e, std::move(eps))) touch(n);
+    if (e.etcd) e.etcd->eps_listed = list_epoch_;
+    else if (e.empty()) entries_.erase(n);
+}
+
+std::vector<std::string> Registry::end_etcd_list() {
+    // What the list no longer holds goes (it may free a VIP a refused
+    // definition wants), then the refused ones once more.
     for (auto it = entries_.begin(); it != entries_.end();) {
         Entry& e = it->second;
         bool changed = false;
-        if (e.etcd && e.etcd->def && !find_svc(it->first)) changed |= set_etcd_def(e, nullptr, 0);
-        if (e.etcd && !e.etcd->endpoints.empty() && !find_group(it->first)) changed |= set_remote(e, {});
+        if (e.etcd && e.etcd->def && e.etcd->def_listed != list_epoch_) changed |= set_etcd_def(e, nullptr, 0);
+        if (e.etcd && !e.etcd->endpoints.empty() && e.etcd->eps_listed != list_epoch_) changed |= set_remote(e, {});
         if (changed) touch(it->first);
         if (e.empty()) {
             it = entries_.erase(it);
@@ -568,22 +575,25 @@ std::vector<std::string> Registry::set_etcd_state(EtcdSnapshot snap) {
         }
         ++it;
     }
-    for (auto& [s, rev] : svcs) {
+    std::vector<std::string> problems;
+    auto refused = std::move(list_refused_);
+    list_refused_.clear();
+    for (auto& [s, rev] : refused) {
         Name n{s.ns, s.name};
-        if (auto refused = etcd_refusal(s, n)) {
-            problems.push_back("service " + to_string(n) + ": " + refused->message);
+        if (auto why = etcd_refusal(s, n)) {
+            problems.push_back("service " + to_string(n) + ": " + why->message);
             continue;
         }
         if (set_etcd_def(entries_[n], std::make_unique<const Service>(std::move(s)), rev)) touch(n);
     }
-    for (auto& [n, eps] : groups) {
-        std::sort(eps.begin(), eps.end(), by_host_id);
-        eps.erase(std::unique(eps.begin(), eps.end(),
-                              [](const auto& a, const auto& b) { return a.host == b.host && a.id == b.id; }),
-                  eps.end());
-        if (set_remote(entries_[n], std::move(eps))) touch(n);
-    }
     return problems;
+}
+
+std::vector<std::string> Registry::set_etcd_state(EtcdSnapshot snap) {
+    begin_etcd_list();
+    for (auto& [s, rev] : snap.services) list_etcd_service(std::move(s), rev);
+    for (auto& [n, eps] : snap.endpoints) list_remote_endpoints(n, std::move(eps));
+    return end_etcd_list();
 }
 
 std::vector<Registry::Name> Registry::take_dirty() {

@@ -126,14 +126,22 @@ public:
     int64_t etcd_revision(const Name& name) const;
     bool put_remote_endpoint(const Name& name, RemoteEndpoint e);
     bool delete_remote_endpoint(const Name& name, uint32_t host, std::string_view id);
-    // Everything etcd holds, from one list: replaces the etcd source whole;
-    // only services whose state changed are dirty, and what the list no
-    // longer holds is removed. Definitions refused as put_etcd_service
-    // refuses them are left out, each named in the returned problems.
+    // Everything etcd holds, from one list (pages of keys at one revision),
+    // applied as it comes so that no copy of it all is held: begin, then
+    // each definition and each service's whole set of other hosts'
+    // endpoints, then end, which removes what the list did not hold and
+    // nothing else. Only services whose state changed are dirty. A
+    // definition refused as put_etcd_service refuses it is tried once more
+    // at the end (the one in its way may have left); end returns the ones
+    // still refused.
+    void begin_etcd_list();
+    void list_etcd_service(Service s, int64_t revision);
+    void list_remote_endpoints(const Name& name, std::vector<RemoteEndpoint> eps);
+    std::vector<std::string> end_etcd_list();
+    // The same from a whole snapshot (tests).
     struct EtcdSnapshot {
         std::vector<std::pair<Service, int64_t>> services;  // with their mod_revision
-        // Grouped by service (etcd lists a service's endpoints together).
-        std::vector<std::pair<Name, std::vector<RemoteEndpoint>>> endpoints;
+        std::vector<std::pair<Name, std::vector<RemoteEndpoint>>> endpoints;  // by service
     };
     std::vector<std::string> set_etcd_state(EtcdSnapshot snap);
     size_t remote_endpoint_count() const { return remote_count_; }
@@ -212,6 +220,8 @@ private:
         std::unique_ptr<const Service> def;
         int64_t revision = 0;  // def's mod_revision
         std::vector<RemoteEndpoint> endpoints;  // sorted by host, id
+        // The list that last held the definition, the endpoints (list_epoch_).
+        uint32_t def_listed = 0, eps_listed = 0;
         bool empty() const { return !def && endpoints.empty(); }
     };
     using Endpoint = std::pair<IpAddress, uint16_t>;
@@ -245,6 +255,8 @@ private:
     size_t remote_count_ = 0;
     std::vector<std::string> hosts_;
     std::map<std::string, uint32_t, std::less<>> host_ids_;
+    uint32_t list_epoch_ = 0;  // the etcd list in progress (or the last one)
+    std::vector<std::pair<Service, int64_t>> list_refused_;  // tried again at its end
 };
 
 // "default/web"
