@@ -27,12 +27,15 @@
 #   tp      perf stat -a of tracepoints (softirqs, slab, wakeups, socket states)
 #   alloc   perf record -a -g of the slab tracepoints: who allocates and who
 #           frees, per connection, by call site, caller and comm
+#   cl      connect_latency -n $CONNECTS: the connect() latency p50/p90/p99
+#           (closed with RST: no TIME_WAIT), in place of wrk
 # and everything is divided by the connections wrk made (one per request).
 # Without hardware counters (a VM) perf samples cpu-clock; time spent with
 # interrupts off is charged to where they are turned back on.
 #
 # Knobs (env):
-#   ROUNDS (3), DURATION (5 s per wrk run), CONNS (16), WAYS, MODES ("clean perf tp")
+#   ROUNDS (3), DURATION (5 s per wrk run), CONNS (16), WAYS, MODES ("clean perf tp"),
+#   CONNECTS (5000, mode cl)
 #   PERF_FREQ (1999 Hz), PERF_TOP (40 rows), PERF_FOCUS (symbols), BPF_STATS (1)
 #   QUIET      seconds to wait before each run for other sessions' CPU use to
 #              drop below 10% of a CPU (0: no wait; the run goes on regardless)
@@ -63,6 +66,7 @@ PERF_FREQ=${PERF_FREQ:-1999}
 BPF_STATS=${BPF_STATS:-1}
 TPS="irq:softirq_entry,irq:softirq_raise,sched:sched_switch,sched:sched_wakeup,kmem:kmalloc,kmem:kfree,kmem:kmem_cache_alloc,kmem:kmem_cache_free,kmem:mm_page_alloc,kmem:mm_page_free,skb:kfree_skb,skb:consume_skb,tcp:tcp_destroy_sock,tcp:tcp_retransmit_skb,sock:inet_sock_set_state,net:netif_rx,net:net_dev_queue"
 QUIET=${QUIET:-0}
+CONNECTS=${CONNECTS:-5000}
 NICE=${NICE:-0}
 # Symbols always listed by the perf mode (inclusive time per connection).
 PERF_FOCUS=${PERF_FOCUS:-__x64_sys_connect,__cgroup_bpf_run_filter_sock_addr,bpf_prog_hl_connect4,bpf_sk_storage_get,bpf_local_storage_update,bpf_selem_alloc,bpf_local_storage_alloc,bpf_sk_storage_delete,tcp_v4_connect,__inet_hash_connect,ip_route_output_key_hash,__x64_sys_close,__sk_destruct,bpf_sk_storage_free,bpf_local_storage_destroy,call_rcu,call_rcu_tasks_trace,kvfree_call_rcu,rcu_core,rcu_do_batch,tcp_v4_rcv,tcp_time_wait,inet_twsk_kill,process_backlog,__memcg_slab_post_alloc_hook,__memcg_slab_free_hook,obj_cgroup_charge,refill_obj_stock,drain_obj_stock,bpf_map_kzalloc,kfree_rcu_monitor,kfree_rcu_work,kvfree_rcu_bulk,kvfree_rcu_list,kmem_cache_free_bulk,rcu_tasks_invoke_cbs}
@@ -85,6 +89,7 @@ if [[ -z ${HOPLESSD:-} ]]; then
     done
 fi
 hb_find_hoplessd
+[[ " $MODES " == *" cl "* ]] && hb_build_connect_latency
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
 MACHINE=$(hb_machine)
 OLD_BPF_STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
@@ -239,7 +244,7 @@ busy_pct() {
     sleep 1
     b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
     awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ")
-        busy = y[1] - x[1]; all = busy + y[2] - x[2]; printf "%d", all > 0 ? 100 * n * busy / all : 0 }'
+        busy = y[1] - x[1]; all = busy + y[2] - x[2]; printf "%d", (all > 0 ? 100 * n * busy / all : 0) }'
 }
 LAST_BUSY=-1
 wait_quiet() {
@@ -251,8 +256,24 @@ wait_quiet() {
     hb_log "not quiet after ${QUIET}s (others use ${LAST_BUSY}% of a CPU); measuring anyway"
 }
 
+run_cl() {  # ROUND WAY: connect() latency instead of wrk
+    local r=$1 w=$2 cg hp line k
+    read -r cg hp < <(way_def "$w")
+    ((QUIET > 0)) && wait_quiet
+    local st=$DATA/cl-$r-${w//+/_}.stat n ms
+    line=$(hb_run "$cg" "$C" "$CLIENT_CPU" nice -n "$NICE" timeout 60 \
+        perf stat -x, -e task-clock -o "$st" -- "$HB_CL" -n "$CONNECTS" -t 30 "${hp%:*}" "${hp##*:}" || true)
+    for k in p50 p90 p99 failed; do record "$r" cl "$w" "cl_$k" "$(hb_kv "$([[ $k == failed ]] && echo failed || echo "${k}_ns")" <<<"$line")"; done
+    # The client's CPU per connect+close (the loop does nothing else; the close
+    # is an RST, so the socket, and any storage it has, is freed in the loop).
+    n=$(hb_kv count <<<"$line"); ms=$(awk -F, '$3 == "task-clock" { print $1 }' "$st")
+    record "$r" cl "$w" cl_task_ns "$(awk -v n="${n:-0}" -v ms="${ms:-0}" 'BEGIN { printf "%.0f", (n > 0 ? ms * 1e6 / n : 0) }')"
+    hb_log "round $r cl $w: $line task-clock ${ms:-?} ms"
+}
+
 run_one() {  # ROUND MODE WAY
     local r=$1 m=$2 w=$3 cg hp tag=$1-$2-${3//+/_} perfpid=""
+    [[ $m == cl ]] && { run_cl "$r" "$w"; return 0; }
     read -r cg hp < <(way_def "$w")
     ((QUIET > 0)) && wait_quiet
     snap "$DATA/before-$tag"
@@ -304,7 +325,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -p START MACHINE LOAD_END ROUNDS DURATION CONNS WAYS MODES PERF_FREQ BPF_STATS NICE HB_HOPLESSD HOPLESSD_B EXTRA_B MEMCG_B 2>/dev/null >"$DATA/meta.sh" || true
+declare -p START MACHINE LOAD_END ROUNDS DURATION CONNS WAYS MODES CONNECTS PERF_FREQ BPF_STATS NICE HB_HOPLESSD HOPLESSD_B EXTRA_B MEMCG_B 2>/dev/null >"$DATA/meta.sh" || true
 fi
 
 # ---- report ------------------------------------------------------------------
@@ -370,6 +391,41 @@ report() {
                         line = line sprintf(" %.0f (%.2f), %.1f us |", v[r, W[i], "rps"], b > 0 ? v[r, W[i], "rps"] / b : 0,
                                             rq > 0 ? v[r, W[i], "wrk_task_ms"] * 1000 / rq : 0) }
                     print line } }' "$RAW"
+        echo
+    fi
+    if has_mode cl; then
+        echo "Mode cl (connect_latency -n $CONNECTS, closed with RST; medians over rounds of each round's percentile, us):"
+        echo
+        local hdr="| connect() |" sep="|---|" w k
+        for w in "${WAY_LIST[@]}"; do hdr+=" $w |"; sep+="---|"; done
+        echo "$hdr"; echo "$sep"
+        for k in p50 p90 p99 task; do
+            local line="| $k |"
+            [[ $k == task ]] && line="| client task-clock per connect+close |"
+            for w in "${WAY_LIST[@]}"; do line+=" $(awk -v v="$(medr cl "$w" "cl_${k/task/task_ns}")" 'BEGIN { printf "%.2f", v / 1000 }') |"; done
+            echo "$line"
+        done
+        echo
+        echo "Per round, connect() p50 and task-clock per connect+close (us), and each minus ${WAY_LIST[0]}'s of the same round:"
+        echo
+        hdr="| round |"; sep="|---|"
+        for w in "${WAY_LIST[@]}"; do hdr+=" $w |"; sep+="---|"; done
+        echo "$hdr"; echo "$sep"
+        awk -F'\t' -v ways="$WAYS" '$2 == "cl" && ($4 == "cl_p50" || $4 == "cl_task_ns") { v[$1, $3, $4] = $5; if ($1 > n) n = $1 }
+            END { k = split(ways, W, " ")
+                for (r = 1; r <= n; r++) { line = "| " r " |"
+                    for (i = 1; i <= k; i++) {
+                        p = v[r, W[i], "cl_p50"] / 1000; t = v[r, W[i], "cl_task_ns"] / 1000
+                        dp[i, r] = p - v[r, W[1], "cl_p50"] / 1000; dt[i, r] = t - v[r, W[1], "cl_task_ns"] / 1000
+                        line = line sprintf(" %.2f (%+.2f), %.2f (%+.2f) |", p, dp[i, r], t, dt[i, r]) }
+                    print line }
+                line = "| median of the differences |"
+                for (i = 1; i <= k; i++) line = line sprintf(" (%+.2f), (%+.2f) |", med(dp, i, n), med(dt, i, n))
+                print line }
+            function med(a, i, n,    x, m, j, l, t) { m = 0
+                for (j = 1; j <= n; j++) x[++m] = a[i, j]
+                for (j = 2; j <= m; j++) { t = x[j]; for (l = j - 1; l >= 1 && x[l] > t; l--) x[l + 1] = x[l]; x[l + 1] = t }
+                return m % 2 ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2 }' "$RAW"
         echo
     fi
     if has_mode tp; then
