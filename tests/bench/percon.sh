@@ -256,6 +256,17 @@ wait_quiet() {
     hb_log "not quiet after ${QUIET}s (others use ${LAST_BUSY}% of a CPU); measuring anyway"
 }
 
+descendant_named() {  # PID COMM -> the pid of a descendant of PID named COMM
+    local todo=("$1") p c
+    while ((${#todo[@]})); do
+        p=${todo[0]}; todo=("${todo[@]:1}")
+        for c in $(pgrep -P "$p"); do
+            [[ $(cat "/proc/$c/comm" 2>/dev/null) == "$2" ]] && { echo "$c"; return 0; }
+            todo+=("$c")
+        done
+    done
+}
+
 run_cl() {  # ROUND WAY: connect() latency instead of wrk
     local r=$1 w=$2 cg hp line k
     read -r cg hp < <(way_def "$w")
@@ -288,7 +299,17 @@ run_one() {  # ROUND MODE WAY
     sleep 0.5
     hb_run "$cg" "$C" "$CLIENT_CPU" nice -n "$NICE" timeout $((DURATION + 20)) \
         perf stat -x, -e task-clock,context-switches -o "$DATA/wrk-$tag.stat" -- \
-        wrk -t1 -c"$CONNS" -d"${DURATION}s" -H 'Connection: close' "http://$hp/" >"$DATA/wrk-$tag.txt" 2>&1 || true
+        wrk -t1 -c"$CONNS" -d"${DURATION}s" -H 'Connection: close' "http://$hp/" >"$DATA/wrk-$tag.txt" 2>&1 &
+    local runpid=$! i wpid=""
+    # Our wrk's pid (timeout -> perf -> wrk): other sessions run wrk too, so
+    # the perf modes keep only samples of our pids (and of kernel threads).
+    for ((i = 0; i < 100; i++)); do
+        wpid=$(descendant_named "$runpid" wrk)
+        [[ -n $wpid ]] && break
+        sleep 0.02
+    done
+    echo "${wpid:-0} $NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')" >"$DATA/pids-$tag"
+    wait "$runpid" || true
     [[ -n $perfpid ]] && wait "$perfpid"
     snap "$DATA/after-$tag"
     local reqs err
@@ -451,8 +472,8 @@ report() {
                 local tag=${f##*/alloc-}; tag=${tag%.data}
                 local rr=${tag%%-*} n
                 n=$(awk -F'\t' -v r="$rr" -v w="$w" '$1 == r && $2 == "alloc" && $3 == w && $4 == "reqs" { print $5 }' "$RAW")
-                perf script -i "$f" -F comm,event,trace,ip,sym --no-inline 2>/dev/null >"$f.txt" || true
-                args+=("$w=$n=$f.txt")
+                perf script -i "$f" -F comm,pid,event,trace,ip,sym --no-inline 2>/dev/null >"$f.txt" || true
+                args+=("$w=$n=$f.txt=$(tr ' ' ',' <"$DATA/pids-$tag" 2>/dev/null)")
             done
         done
         python3 "$HERE/perf_buckets.py" --slab --top "${PERF_TOP:-40}" "${args[@]}"
@@ -468,8 +489,8 @@ report() {
                 local rr=${tag%%-*}
                 local n
                 n=$(awk -F'\t' -v r="$rr" -v w="$w" '$1 == r && $2 == "perf" && $3 == w && $4 == "reqs" { print $5 }' "$RAW")
-                perf script -i "$f" -F comm,cpu,period,ip,sym --no-inline 2>/dev/null >"$f.txt" || true
-                args+=("$w=$n=$f.txt")
+                perf script -i "$f" -F comm,pid,cpu,period,ip,sym --no-inline 2>/dev/null >"$f.txt" || true
+                args+=("$w=$n=$f.txt=$(tr ' ' ',' <"$DATA/pids-$tag" 2>/dev/null)")
             done
         done
         python3 "$HERE/perf_buckets.py" --top "${PERF_TOP:-40}" --focus "$PERF_FOCUS" "${args[@]}"

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """CPU time per connection by comm and by kernel symbol, from `perf script`.
 
-    perf_buckets.py [--top N] [--focus SYM,...] WAY=CONNECTIONS=FILE ...
-    perf_buckets.py --slab [--top N] WAY=CONNECTIONS=FILE ...
+    perf_buckets.py [--top N] [--focus SYM,...] WAY=CONNECTIONS=FILE[=PIDS] ...
+    perf_buckets.py --slab [--top N] WAY=CONNECTIONS=FILE[=PIDS] ...
 
 Each FILE is the output of
-    perf script -F comm,cpu,period,ip,sym --no-inline
+    perf script -F comm,pid,cpu,period,ip,sym --no-inline
 of a `perf record -a -g` (cpu-clock: the period of a sample is ns of CPU).
-Several files of one WAY are summed, and so are their CONNECTIONS. Prints
+Several files of one WAY are summed, and so are their CONNECTIONS. PIDS
+(comma-separated) are the benchmark's own processes: samples of wrk or nginx
+with another pid (another session's benchmark) count as "other". Prints
 markdown: time per connection by comm class and CPU, then the symbols whose
 time per connection differs most between the first WAY and each other WAY,
 self (the leaf frame) and inclusive (anywhere on the stack, once per sample),
@@ -58,10 +60,12 @@ class Way:
         self.incl_ns = collections.Counter()
         self.incl_by_comm = collections.defaultdict(collections.Counter)
 
-    def add_sample(self, comm, cpu, period, frames):
+    def add_sample(self, comm, cpu, period, frames, pid=None, pids=None):
         if comm is None:
             return
         cls = comm_class(comm)
+        if pids and cls in ("wrk", "nginx") and pid not in pids:
+            cls = "other"
         self.by_comm[cls] += period
         self.by_cpu[cpu] += period
         if cls in NOT_OURS:
@@ -73,17 +77,17 @@ class Way:
             self.incl_by_comm[cls][f] += period
 
 
-HEADER = re.compile(r"^\s*(\S.*?)\s+\[(\d+)\]\s+(\d+):?\s*$")
+HEADER = re.compile(r"^\s*(\S.*?)\s+(?:(\d+)\s+)?\[(\d+)\]\s+(\d+):?\s*$")
 
 
-def parse(path, way):
-    comm = cpu = None
+def parse(path, way, pids=None):
+    comm = cpu = pid = None
     period = 0
     frames = []
     with open(path, errors="replace") as fh:
         for line in fh:
             if not line.strip():
-                way.add_sample(comm, cpu, period, frames)
+                way.add_sample(comm, cpu, period, frames, pid, pids)
                 comm, frames = None, []
                 continue
             if line[0] in " \t" and comm is not None and not HEADER.match(line):
@@ -95,22 +99,22 @@ def parse(path, way):
                 continue
             m = HEADER.match(line)
             if m:
-                way.add_sample(comm, cpu, period, frames)
-                comm, cpu, period, frames = m.group(1), int(m.group(2)), int(m.group(3)), []
-    way.add_sample(comm, cpu, period, frames)
+                way.add_sample(comm, cpu, period, frames, pid, pids)
+                comm, pid, cpu, period, frames = m.group(1), m.group(2), int(m.group(3)), int(m.group(4)), []
+    way.add_sample(comm, cpu, period, frames, pid, pids)
 
 
-SLAB_HDR = re.compile(r"^\s*(\S.*?)\s+(kmem:\w+):\s+call_site=(\S+)(.*)$")
+SLAB_HDR = re.compile(r"^\s*(\S.*?)\s+(?:(\d+)\s+)?(kmem:\w+):\s+call_site=(\S+)(.*)$")
 
 
-def parse_slab(path, counter):
+def parse_slab(path, counter, pids=None):
     key = None
     frames = []
 
     def flush():
         if key is None:
             return
-        event, site, comm, extra = key
+        event, site, comm, extra, pid = key
         site_fn = re.sub(r"\+0x[0-9a-f]+$", "", site)
         caller = "-"
         for i, f in enumerate(frames):
@@ -118,6 +122,8 @@ def parse_slab(path, counter):
                 caller = frames[i + 1]
                 break
         cls = comm_class(comm)
+        if pids and cls in ("wrk", "nginx") and pid not in pids:
+            return
         if cls in ("other", "perf", "hoplessd"):
             return  # not ours: other sessions' processes, perf itself
         counter[(event, site_fn, caller, cls + extra)] += 1
@@ -128,12 +134,12 @@ def parse_slab(path, counter):
             if m:
                 flush()
                 extra = ""
-                b = re.search(r"bytes_alloc=(\d+)", m.group(4))
+                b = re.search(r"bytes_alloc=(\d+)", m.group(5))
                 if b:
                     extra = f" {b.group(1)}B"
-                if "accounted=true" in m.group(4):
+                if "accounted=true" in m.group(5):
                     extra += " memcg"
-                key = (m.group(2), m.group(3), m.group(1), extra)
+                key = (m.group(3), m.group(4), m.group(1), extra, m.group(2))
                 frames = []
             elif line[:1] in (" ", "\t") and line.strip() and key is not None:
                 parts = line.split(None, 1)
@@ -145,10 +151,10 @@ def parse_slab(path, counter):
 def main_slab(a):
     ways = collections.OrderedDict()
     for arg in a.inputs:
-        name, conns, path = arg.split("=", 2)
+        name, conns, path, pids = (arg.split("=", 3) + [""])[:4]
         w = ways.setdefault(name, [0, collections.Counter()])
         w[0] += int(conns or 0)
-        parse_slab(path, w[1])
+        parse_slab(path, w[1], set(p for p in pids.split(",") if p and p != "0") or None)
     names = list(ways)
     if not names or any(ways[n][0] == 0 for n in names):
         print("perf_buckets: no events or no connections", file=sys.stderr)
@@ -187,10 +193,10 @@ def main():
         return main_slab(a)
     ways = collections.OrderedDict()
     for arg in a.inputs:
-        name, conns, path = arg.split("=", 2)
+        name, conns, path, pids = (arg.split("=", 3) + [""])[:4]
         w = ways.setdefault(name, Way())
         w.conns += int(conns or 0)
-        parse(path, w)
+        parse(path, w, set(p for p in pids.split(",") if p and p != "0") or None)
     names = list(ways)
     if not names or any(ways[n].conns == 0 for n in names):
         print("perf_buckets: no samples or no connections", file=sys.stderr)
