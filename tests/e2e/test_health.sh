@@ -366,7 +366,6 @@ t_cli() {
     hl_assert_eq "active quarantined" "$(jq -r '[.[0].backends[].state] | join(" ")' <<<"$j")" "-j fallback: states"
 }
 
-# t_outlier joins the list once the lifecycle program (its connect-failure
-# events) is on main: without it nothing is ejected.
-hl_run_selected "active:t_active" "failopen:t_failopen" "reload:t_reload" "netns:t_netns" "cli:t_cli" -- "$@"
+hl_run_selected "active:t_active" "failopen:t_failopen" "reload:t_reload" "netns:t_netns" "cli:t_cli" \
+    "outlier:t_outlier" -- "$@"
 hl_summary
