@@ -18,6 +18,7 @@
 #   COUNT=1000 LEASE_TTL=10 HOPLESSD=build/hoplessd sudo -E tests/bench/etcd_latency.sh
 #   SCALE_SERVICES=65536 SCALE_REGS=262144 HOPLESSD=build/hoplessd sudo -E tests/bench/etcd_latency.sh
 set -euo pipefail
+# shellcheck source=tests/bench/common.sh
 source "$(dirname "$0")/common.sh"
 hb_init etcd
 hb_find_hoplessd

@@ -41,7 +41,7 @@
 # minute (about 40 s; the sanitizer pass of tools/test.sh runs shared,
 # hostdies and outage only, about 35 s). Last line "N passed, M failed"; 77 without root, BPF or
 # etcd (1 under HOPLESS_REQUIRE_BPF=1).
-# shellcheck disable=SC2317  # the _predicates below are called through hl_wait_for
+# shellcheck disable=SC2317,SC2016  # _predicates called through hl_wait_for; bash -c scripts expand their own $1
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=tests/e2e/lib_etcd.sh
@@ -353,7 +353,7 @@ t_outage() {
 }
 
 t_compaction() {
-    local eps proxy pport ppid r rev ma mb mc
+    local eps pport ppid rev ma mb mc
     hl_etcd_start eps compact 1
     # c reaches etcd only through a proxy the test can cut.
     pport="$(hl_free_port)" || hl_fail "no free port"
