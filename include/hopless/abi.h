@@ -50,6 +50,14 @@
 #define HL_BACKEND_DRAINING    1
 #define HL_BACKEND_QUARANTINED 2
 
+/* struct hl_service.flags (read by the daemon and the CLI, not the datapath:
+ * the slot table already says which backends take connects). */
+#define HL_SVC_F_PREFER_LOCAL 1  /* prefer: local */
+#define HL_SVC_F_LOCAL_TABLE  2  /* the table in force holds only this host's own backends */
+
+/* struct hl_backend.flags (the same: the daemon's and the CLI's). */
+#define HL_BACKEND_F_REMOTE 1  /* another host's endpoint, seen in etcd */
+
 /* Backends whose redirected sockets are to be terminated (HASH, backend id ->
  * owning service id), filled by the daemon before it runs the socket
  * iterators of bpf/destroy.bpf.c. */
@@ -77,7 +85,7 @@ struct hl_service {
 	__u32 generation;  /* slot table in force; bumped on every table change */
 	__u32 slot_count;  /* 0: no usable backend -> ECONNREFUSED */
 	__u8  algorithm;   /* HL_ALGO_* */
-	__u8  flags;
+	__u8  flags;       /* HL_SVC_F_* */
 	__u16 connect_timeout_cs; /* connect_timeout in 10 ms units (<= 655 s); 0: the kernel's own */
 	__u32 affinity_timeout_s; /* 0: no affinity */
 	__u32 drain_timeout_s;    /* read by the daemon, not the datapath */
@@ -98,7 +106,8 @@ struct hl_backend {
 	__u8  family;      /* HL_FAMILY_V4 / HL_FAMILY_V6 */
 	__u8  state;       /* HL_BACKEND_* */
 	__u16 weight;
-	__u16 pad;
+	__u8  flags;       /* HL_BACKEND_F_* */
+	__u8  pad;
 	__u32 service_id;  /* owner: a backend id is never shared by services */
 };
 

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "etcd/client.h"
-#include "etcd/endpoint.h"
+#include "model/etcd_endpoint.h"
 #include "etcd_cluster.h"
 #include "io_runner.h"
 

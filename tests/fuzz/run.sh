@@ -37,7 +37,8 @@ declare -A CORPUS=([fuzz_config]=config [fuzz_config_apply]=config [fuzz_cli_arg
                    [fuzz_control_http]=control_http [fuzz_registration_json]=registration [fuzz_dns_responder]=dns
                    [fuzz_etcd_layout]=etcd [fuzz_oci_state]=oci)
 declare -A DICT=([fuzz_config]=config.dict [fuzz_config_apply]=config.dict
-                 [fuzz_control_http]=http.dict [fuzz_registration_json]=json.dict [fuzz_oci_state]=oci.dict)
+                 [fuzz_control_http]=http.dict [fuzz_registration_json]=json.dict [fuzz_oci_state]=oci.dict
+                 [fuzz_etcd_layout]=json.dict)
 declare -A MAXLEN=([fuzz_control_http]=20000)  # past the 8 KiB header limit
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=(fuzz_config fuzz_config_apply fuzz_cli_args fuzz_control_http fuzz_registration_json

@@ -136,6 +136,13 @@ TEST(ConfigEtcd, BadValuesNamed) {
     EXPECT_THAT(parse_error("etcd: { endpoints: [a], host: 'a b' }\nservices: []\n"), HasSubstr("etcd.host: 'a b'"));
     EXPECT_THAT(parse_error("etcd: { endpoints: [a], lease_ttl: 1 }\nservices: []\n"), HasSubstr("etcd.lease_ttl: '1'"));
     EXPECT_THAT(parse_error("etcd: { endpoints: [a], ttl: 5 }\nservices: []\n"), HasSubstr("etcd.ttl: unknown key"));
+    // Each endpoint is a URL the client can dial, checked when the config loads.
+    EXPECT_THAT(parse_error("etcd: { endpoints: [ 'http://127.0.0.1:2379', 'https://10.0.0.1' ] }\nservices: []\n"),
+                HasSubstr("etcd.endpoints[1]: etcd endpoint 'https://10.0.0.1': https is not supported"));
+    EXPECT_THAT(parse_error("etcd: { endpoints: [ 'http://10.0.0.1:99999' ] }\nservices: []\n"),
+                HasSubstr("etcd.endpoints[0]: etcd endpoint 'http://10.0.0.1:99999': port out of range"));
+    EXPECT_THAT(parse_error("etcd: { endpoints: [ 'http://fd00::1:2379' ] }\nservices: []\n"),
+                HasSubstr("etcd.endpoints[0]: etcd endpoint 'http://fd00::1:2379': an IPv6 address needs brackets"));
 }
 
 TEST(ConfigHealth, RoundTripsThroughJson) {

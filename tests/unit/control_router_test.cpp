@@ -259,4 +259,35 @@ TEST(ControlRouter, AThrowingHandlerIs500) {
     EXPECT_EQ(r.body["error"], "internal error: boom");
 }
 
+// A service definition may be answered later (with etcd, after a round trip
+// to it): the answer goes to `done` then, once; a bad body is still
+// answered at once, without calling the Handler.
+TEST(ControlRouter, AServiceWriteMayBeAnsweredLater) {
+    struct Later : hlt::FakeControlHandler {
+        hl::control::Done held;
+        void put_service(const hl::Service& s, hl::control::Done done) override {
+            calls.push_back("put_service " + s.name);
+            held = std::move(done);
+        }
+    } h;
+    std::vector<Reply> answers;
+    hl::control::route(Request{"PUT", "/v1/services/default/web", R"({"port": 80})", 0}, h,
+                       [&](Reply r) { answers.push_back(std::move(r)); });
+    EXPECT_THAT(h.calls, ElementsAre("put_service web"));
+    EXPECT_TRUE(answers.empty()) << "not answered before the handler says";
+    h.held(Reply::error(409, "changed in etcd since this host saw it"));
+    ASSERT_EQ(answers.size(), 1u);
+    EXPECT_EQ(answers[0].status, 409u);
+    hl::control::route(Request{"PUT", "/v1/services/default/web", R"({"port": 0})", 0}, h,
+                       [&](Reply r) { answers.push_back(std::move(r)); });
+    ASSERT_EQ(answers.size(), 2u);
+    EXPECT_EQ(answers[1].status, 400u);
+    EXPECT_EQ(h.calls.size(), 1u);
+    // The synchronous route() of the tests and the fuzzer: an answer not
+    // given at once is a 500 that says so.
+    Reply r = hl::control::route(Request{"PUT", "/v1/services/default/web", R"({"port": 80})", 0}, h);
+    EXPECT_EQ(r.status, 500u);
+    EXPECT_THAT(r.body["error"].get<std::string>(), HasSubstr("did not answer at once"));
+}
+
 }  // namespace

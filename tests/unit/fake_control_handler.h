@@ -17,12 +17,12 @@ public:
 
     hl::control::Reply health() override { return note("health"); }
     hl::control::Reply list_services() override { return note("list_services"); }
-    hl::control::Reply put_service(const hl::Service& s) override {
-        return note("put_service " + s.ns + "/" + s.name + " port=" + std::to_string(s.port) +
-                    " backends=" + std::to_string(s.backends.size()));
+    void put_service(const hl::Service& s, hl::control::Done done) override {
+        done(note("put_service " + s.ns + "/" + s.name + " port=" + std::to_string(s.port) +
+                  " backends=" + std::to_string(s.backends.size())));
     }
-    hl::control::Reply delete_service(const std::string& ns, const std::string& name) override {
-        return note("delete_service " + ns + "/" + name);
+    void delete_service(const std::string& ns, const std::string& name, hl::control::Done done) override {
+        done(note("delete_service " + ns + "/" + name));
     }
     hl::control::Reply list_endpoints(const std::string& ns, const std::string& name) override {
         return note("list_endpoints " + ns + "/" + name);

@@ -730,6 +730,57 @@ TEST_F(ReconcilerTest, WeightChangeWritesANewGeneration) {
     EXPECT_EQ(w.state.backends.size(), 2u);
 }
 
+// prefer: local: this host's backends take the table while one is usable;
+// another host's take it only when none is (the last local one draining,
+// quarantined by health, or gone). Each switch is one published table.
+TEST_F(ReconcilerTest, PreferLocalTakesThisHostsBackendsAndFailsOverToTheOthers) {
+    auto remote = [](hl::Backend b) {
+        b.remote = true;
+        return b;
+    };
+    hl::Service v1 = service("web", "127.255.0.1", 80, {be("10.0.0.1"), remote(be("10.0.0.2")), remote(be("10.0.0.3"))});
+    v1.prefer = hl::Prefer::Local;
+    v1.algorithm = hl::Algorithm::RoundRobin;
+    apply(config({v1}));
+    SvcKey k = key_of(v1);
+    EXPECT_EQ(table(k), (std::vector<Endpoint>{{ip("10.0.0.1"), 8080}}));
+    EXPECT_EQ(published(k).flags, HL_SVC_F_PREFER_LOCAL | HL_SVC_F_LOCAL_TABLE);
+    EXPECT_EQ(published(k).algorithm, HL_ALGO_ROUND_ROBIN) << "the algorithm stays the service's";
+    size_t remote_flags = 0;
+    for (const auto& [id, b] : w.state.backends) remote_flags += b.flags & HL_BACKEND_F_REMOTE;
+    EXPECT_EQ(remote_flags, 2u) << "the kernel says which backends are another host's";
+    // The local backend quarantined (health's overlay): fail-over to the others.
+    hl::Service v2 = v1;
+    v2.backends[0].state = hl::BackendState::Quarantined;
+    size_t m = w.log.size();
+    apply(config({v2}));
+    EXPECT_EQ(table(k), (std::vector<Endpoint>{{ip("10.0.0.2"), 8080}, {ip("10.0.0.3"), 8080}}));
+    EXPECT_EQ(published(k).flags, HL_SVC_F_PREFER_LOCAL);
+    EXPECT_EQ(where(Op::PutService, m).size(), 1u) << "published by one service update";
+    // Back: the local table again.
+    apply(config({v1}));
+    EXPECT_EQ(table(k), (std::vector<Endpoint>{{ip("10.0.0.1"), 8080}}));
+    // Without prefer: local, every backend takes connects.
+    hl::Service any = v1;
+    any.prefer = hl::Prefer::Any;
+    apply(config({any}));
+    EXPECT_EQ(table(k).size(), 3u);
+    EXPECT_EQ(published(k).flags, 0);
+    // Only other hosts' backends, or only this host's: the whole set.
+    hl::Service only_remote = service("web", "127.255.0.1", 80, {remote(be("10.0.0.2"))});
+    only_remote.prefer = hl::Prefer::Local;
+    apply(config({only_remote}));
+    EXPECT_EQ(table(k), (std::vector<Endpoint>{{ip("10.0.0.2"), 8080}}));
+    expect_no_garbage();
+    // A restarted daemon reads the flags back: the same desired state writes nothing.
+    apply(config({v1}));
+    hl::Reconciler again{store, cgroups, limits};
+    again.adopt();
+    size_t ops = w.map_ops;
+    auto rep = apply(config({v1}), &again);
+    EXPECT_EQ(rep.map_writes, 0u) << w.dump(ops);
+}
+
 TEST_F(ReconcilerTest, AlgorithmOrAffinityChangeRewritesTheEntryNotTheTable) {
     hl::Service v1 = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
     apply(config({v1}));

@@ -71,6 +71,7 @@ Result<Output> service_list(Context& ctx, Words args) {
                                {"port", b.value("port", 0)},
                                {"weight", b.value("weight", 1)},
                                {"source", b.value("source", "")},
+                               {"host", b.contains("host") ? b["host"] : json(nullptr)},
                                {"ttl", b.contains("ttl") ? b["ttl"] : json(nullptr)},
                                {"ttl_left", b.contains("ttl_left") ? b["ttl_left"] : json(nullptr)}});
             j["endpoints"] = std::move(eps);
@@ -92,6 +93,10 @@ std::string describe(const ServiceView& s) {
     t += "  affinity   " + (s.affinity_timeout_s ? std::to_string(s.affinity_timeout_s) + "s" : std::string("off")) + "\n";
     t += "  drain      " + (s.drain_timeout_s ? "sockets of a draining backend end after " + std::to_string(s.drain_timeout_s) + "s" : std::string("draining backends keep their sockets")) + "\n";
     t += "  table      generation " + std::to_string(s.generation) + ", " + std::to_string(s.slot_count) + " slots\n";
+    if (s.prefer == Prefer::Local)
+        t += std::string("  prefer     local: ") +
+             (s.local_table ? "this host's backends take new connects (the others are the fail-over)\n"
+                            : "no backend of this host is usable: every backend takes new connects\n");
     if (s.protocol == Protocol::Tcp) {
         t += "  connect    timeout " +
              (s.connect_timeout_ms ? std::to_string(s.connect_timeout_ms) + " ms" : std::string("the kernel's")) + "\n";
@@ -110,10 +115,10 @@ std::string describe(const ServiceView& s) {
          ", revnat_stale " + std::to_string(s.stats.revnat_stale) + ", affinity_hits " +
          std::to_string(s.stats.affinity_hits) + ", bind_rejects " + std::to_string(s.stats.bind_rejects) +
          ", sockets_destroyed " + std::to_string(s.stats.sockets_destroyed) + "\n";
-    Table b({"  BACKEND", "WEIGHT", "STATE", "SLOTS", "CONNECTIONS"});
+    Table b({"  BACKEND", "WEIGHT", "STATE", "HOST", "SLOTS", "CONNECTIONS"});
     for (const auto& be : s.backends)
         b.row({"  " + be.spec.endpoint(), std::to_string(be.spec.weight), to_string(be.spec.state),
-               std::to_string(be.slots), std::to_string(be.connections)});
+               be.spec.remote ? "other" : "this", std::to_string(be.slots), std::to_string(be.connections)});
     return t + (s.backends.empty() ? "  no backends: connects fail with ECONNREFUSED\n" : b.str());
 }
 
@@ -144,6 +149,7 @@ Result<Output> backend_list(Context& ctx, Words args) {
                                 {"port", b.spec.port},
                                 {"weight", b.spec.weight},
                                 {"state", to_string(b.spec.state)},
+                                {"local", !b.spec.remote},
                                 {"slots", b.slots},
                                 {"connections", b.connections}});
             t.row({s->ns, s->name, b.spec.endpoint(), std::to_string(b.spec.weight), to_string(b.spec.state),

@@ -139,8 +139,11 @@ json service_json(const ServiceView& s, bool with_backends) {
            {"slots", s.slot_count},
            {"affinity_timeout", s.affinity_timeout_s},
            {"drain_timeout", s.drain_timeout_s},
+           {"prefer", to_string(s.prefer)},
            {"connect_timeout_ms", s.connect_timeout_ms},
            {"stats", stats_json(s.stats)}};
+    // prefer: local: whose backends the table in force holds.
+    if (s.prefer == Prefer::Local) j["table"] = s.local_table ? "local" : "all";
     if (s.protocol == Protocol::Tcp) j["lifecycle"] = lifecycle_json(s);
     if (with_backends) {
         json bs = json::array();
@@ -150,6 +153,7 @@ json service_json(const ServiceView& s, bool with_backends) {
                           {"port", b.spec.port},
                           {"weight", b.spec.weight},
                           {"state", to_string(b.spec.state)},
+                          {"local", !b.spec.remote},
                           {"slots", b.slots},
                           {"connections", b.connections},
                           {"lifecycle", backend_lifecycle_json(b)}});

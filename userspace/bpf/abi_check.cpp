@@ -17,6 +17,7 @@ HL_LAYOUT(hl_service, 24);
 HL_AT(hl_service, generation, 4);
 HL_AT(hl_service, slot_count, 8);
 HL_AT(hl_service, algorithm, 12);
+HL_AT(hl_service, flags, 13);
 HL_AT(hl_service, connect_timeout_cs, 14);
 HL_AT(hl_service, affinity_timeout_s, 16);
 
@@ -26,6 +27,7 @@ HL_AT(hl_backend, port, 16);
 HL_AT(hl_backend, family, 18);
 HL_AT(hl_backend, state, 19);
 HL_AT(hl_backend, weight, 20);
+HL_AT(hl_backend, flags, 22);
 HL_AT(hl_backend, service_id, 24);
 
 HL_LAYOUT(hl_cgroup_ns, 8);

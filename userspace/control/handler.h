@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -46,15 +47,20 @@ struct CgroupSpec {
     std::string ns = "default";         // PUT only
 };
 
+// Where an answer goes when it may come later: called once, on the io_context.
+using Done = std::function<void(Reply)>;
+
 class Handler {
 public:
     virtual ~Handler() = default;
     virtual Reply health() = 0;
     virtual Reply list_services() = 0;
     // `service` was parsed by parse_service_item(); its ns/name were checked
-    // against the path by the HTTP layer.
-    virtual Reply put_service(const Service& service) = 0;
-    virtual Reply delete_service(const std::string& ns, const std::string& name) = 0;
+    // against the path by the HTTP layer. Defining or deleting a service may
+    // take a round trip to etcd (the registry a cluster shares): the answer
+    // goes to `done`, at once or later.
+    virtual void put_service(const Service& service, Done done) = 0;
+    virtual void delete_service(const std::string& ns, const std::string& name, Done done) = 0;
     virtual Reply list_endpoints(const std::string& ns, const std::string& name) = 0;
     virtual Reply put_endpoint(const std::string& ns, const std::string& name, const std::string& id,
                                const EndpointSpec& spec) = 0;

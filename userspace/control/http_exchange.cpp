@@ -26,12 +26,26 @@ HttpResponse make_response(const Reply& reply, unsigned version, bool keep_alive
     return res;
 }
 
+namespace {
+HttpResponse to_response(const Reply& reply, unsigned version, bool keep_alive, const std::string& target) {
+    HttpResponse res = make_response(reply, version, keep_alive);
+    if (reply.status == 405) res.set(http::field::allow, allowed_methods(target));
+    return res;
+}
+}  // namespace
+
 HttpResponse respond(const http::request<http::string_body>& req, std::optional<uid_t> uid, Handler& h) {
     Request r{std::string(req.method_string()), std::string(req.target()), req.body(), uid};
-    Reply reply = route(r, h);
-    HttpResponse res = make_response(reply, req.version(), req.keep_alive());
-    if (reply.status == 405) res.set(http::field::allow, allowed_methods(r.target));
-    return res;
+    return to_response(route(r, h), req.version(), req.keep_alive(), r.target);
+}
+
+void respond(const http::request<http::string_body>& req, std::optional<uid_t> uid, Handler& h,
+             std::function<void(HttpResponse)> done) {
+    Request r{std::string(req.method_string()), std::string(req.target()), req.body(), uid};
+    // What the answer needs of the request, copied: it may come after the
+    // request is gone.
+    route(r, h, [done = std::move(done), version = req.version(), keep_alive = req.keep_alive(),
+                 target = r.target](Reply reply) { done(to_response(reply, version, keep_alive, target)); });
 }
 
 std::optional<HttpResponse> refuse(const boost::beast::error_code& ec) {

@@ -11,6 +11,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cstddef>
+#include <functional>
 #include <optional>
 
 #include "control/handler.h"
@@ -32,6 +33,10 @@ void set_limits(RequestParser& p);
 // The answer to a whole request from peer `uid` (route() plus HTTP: JSON
 // body, Allow on 405, keep-alive as the request asked).
 HttpResponse respond(const http::request<http::string_body>& req, std::optional<uid_t> uid, Handler& h);
+// The same for a Handler that may answer later (the daemon's, when a service
+// definition goes to etcd): `done` gets the response, once.
+void respond(const http::request<http::string_body>& req, std::optional<uid_t> uid, Handler& h,
+             std::function<void(HttpResponse)> done);
 
 // The answer to a request the parser refused: 413 (body), 431 (headers),
 // 400 (malformed), each closing the connection; nullopt when there is no

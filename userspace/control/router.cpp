@@ -1,6 +1,7 @@
 #include "control/router.h"
 
 #include <exception>
+#include <optional>
 #include <vector>
 
 #include "control/bodies.h"
@@ -85,7 +86,10 @@ std::optional<Reply> check_names(const std::vector<std::string>& s) {
     return std::nullopt;
 }
 
-Reply dispatch(Route r, const Request& req, const std::vector<std::string>& s, Handler& h) {
+// Answers through `done` only for the routes whose Handler call answers
+// later (services); the others return their Reply.
+std::optional<Reply> dispatch(Route r, const Request& req, const std::vector<std::string>& s, Handler& h,
+                              Done& done) {
     const std::string& m = req.method;
     bool wants_body = (r == Route::Service || r == Route::Endpoint || r == Route::Cgroups) && m == "PUT";
     wants_body |= r == Route::Cgroups;  // DELETE /v1/cgroups names what to detach
@@ -97,10 +101,14 @@ Reply dispatch(Route r, const Request& req, const std::vector<std::string>& s, H
         case Route::ServiceHealth: return h.service_health(s[2], s[3]);
         case Route::Services: return h.list_services();
         case Route::Service: {
-            if (m == "DELETE") return h.delete_service(s[2], s[3]);
+            if (m == "DELETE") {
+                h.delete_service(s[2], s[3], std::move(done));
+                return std::nullopt;
+            }
             auto svc = parse_service_body(req.body, s[2], s[3]);
             if (!svc) return bad(svc.error());
-            return h.put_service(*svc);
+            h.put_service(*svc, std::move(done));
+            return std::nullopt;
         }
         case Route::Endpoints: return h.list_endpoints(s[2], s[3]);
         case Route::Endpoint: {
@@ -120,14 +128,12 @@ Reply dispatch(Route r, const Request& req, const std::vector<std::string>& s, H
     return Reply::error(404, "no route");
 }
 
-}  // namespace
-
-std::string allowed_methods(std::string_view target) {
+std::string allowed_methods_of(std::string_view target) {
     auto segs = split_path(target.substr(0, target.find('?')));
     return segs ? methods_of(match(*segs)) : "";
 }
 
-Reply route(const Request& req, Handler& h) {
+std::optional<Reply> route_or_defer(const Request& req, Handler& h, Done& done) {
     if (!req.peer_uid) return Reply::error(403, "permission denied: the peer's credentials are unknown");
     if (*req.peer_uid != 0)
         return Reply::error(403, "permission denied: uid " + std::to_string(*req.peer_uid) + " is not root");
@@ -142,11 +148,29 @@ Reply route(const Request& req, Handler& h) {
         return Reply::error(405, "method " + quoted(req.method) + " is not allowed on " + quoted(req.target) +
                                      " (allowed: " + methods_of(r) + ")");
     if (auto err = check_names(*segs)) return *err;
+    return dispatch(r, req, *segs, h, done);
+}
+
+}  // namespace
+
+void route(const Request& req, Handler& h, Done done) {
+    // A Handler that throws before it took `done` answers 500 here; one that
+    // took it answers through it (done is moved from only then).
+    std::optional<Reply> now;
     try {
-        return dispatch(r, req, *segs, h);
+        now = route_or_defer(req, h, done);
     } catch (const std::exception& e) {
-        return Reply::error(500, std::string("internal error: ") + e.what());
+        now = Reply::error(500, std::string("internal error: ") + e.what());
     }
+    if (now && done) done(std::move(*now));
+}
+
+std::string allowed_methods(std::string_view target) { return allowed_methods_of(target); }
+
+Reply route(const Request& req, Handler& h) {
+    std::optional<Reply> got;
+    route(req, h, [&got](Reply r) { got = std::move(r); });
+    return got ? std::move(*got) : Reply::error(500, "internal error: the handler did not answer at once");
 }
 
 }  // namespace hl::control

@@ -23,7 +23,11 @@ struct Request {
 
 //   403 not root; 400 bad path escape, query string, body, field, name;
 //   404 no such route; 405 method not allowed (see allowed_methods);
-//   else the Handler's Reply (500 when the Handler throws).
+//   else the Handler's Reply (500 when the Handler throws). `done` gets it,
+//   at once or, for a Handler that answers later, then.
+void route(const Request& req, Handler& h, Done done);
+// The same for a Handler that answers at once (tests, the fuzzer); a 500
+// when it did not.
 Reply route(const Request& req, Handler& h);
 
 // The methods a target's route takes ("PUT, DELETE"), for a 405's Allow

@@ -123,8 +123,13 @@ private:
         if (ec) return on_error(ec);
         phase_done();
         if (st_->stopped) return;  // the server (and maybe its Handler) is gone
-        res_ = respond(parser_->get(), uid_, st_->handler);
-        write();
+        // The answer may come later (a service definition goes to etcd);
+        // the connection waits for it, reading nothing meanwhile.
+        respond(parser_->get(), uid_, st_->handler, [self = shared_from_this()](HttpResponse res) {
+            if (self->st_->stopped) return;
+            self->res_ = std::move(res);
+            self->write();
+        });
     }
 
     void on_error(beast::error_code ec) {

@@ -46,13 +46,50 @@ void journal(Daemon& d, const std::function<Status(Journal&)>& f) {
     if (auto st = d.journal()->maybe_compact(d.registry()); !st) spdlog::warn("journal: {}", st.error().what());
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count() * 10) / 10;
+}
+
+std::string away_text(const cluster::Cluster& c) {
+    auto since = c.away_since();
+    return "etcd is unreachable" +
+           (since ? " (for " + fmt::format("{:.1f}", seconds_since(*since)) + " s)" : std::string()) +
+           ": a service definition is refused while etcd is away (a compare-and-swap cannot be decided "
+           "offline, and a definition kept on one host would make the hosts differ); registrations are "
+           "accepted, and published when etcd is back";
+}
+
+std::string conflict_text(const Registry::Name& n, int64_t seen, const std::optional<etcd::KeyValue>& now) {
+    std::string s = "service " + to_string(n);
+    if (!now) return s + " was deleted in etcd since this host saw it (revision " + std::to_string(seen) +
+                     "): not written; define it again to create it";
+    if (!seen)
+        return s + " was defined in etcd meanwhile, by another host (revision " + std::to_string(now->mod_revision) +
+               "): not written; read it (GET /v1/services) and retry to replace it";
+    return s + " changed in etcd since this host saw it (revision " + std::to_string(seen) + ", now " +
+           std::to_string(now->mod_revision) + "): not written; read it again (GET /v1/services) and retry";
+}
+
 }  // namespace
 
 Reply ApiHandler::health() {
     if (!d_.ready()) return Reply::error(503, "starting: the sources are not applied yet");
-    return Reply::ok({{"status", "ok"},
-                      {"services", d_.reconciler().services().size()},
-                      {"registrations", d_.registry().registration_count()}});
+    json body{{"status", "ok"},
+              {"services", d_.reconciler().services().size()},
+              {"registrations", d_.registry().registration_count()}};
+    if (const auto* c = d_.cluster()) {
+        json e{{"host", c->host()},
+               {"up", c->up()},
+               {"revision", c->revision()},
+               {"lease", fmt::format("{:x}", c->publisher().lease())},
+               {"unpublished", c->publisher().backlog()},
+               {"hosts", c->source().hosts_seen()},
+               {"remote_endpoints", d_.registry().remote_endpoint_count()}};
+        if (auto since = c->away_since()) e["away_seconds"] = seconds_since(*since);
+        if (c->publisher().name_taken()) e["host_name_taken"] = true;
+        body["etcd"] = std::move(e);
+    }
+    return Reply::ok(std::move(body));
 }
 
 Reply ApiHandler::list_services() {
@@ -64,6 +101,9 @@ Reply ApiHandler::list_services() {
         json s = service_to_json(*v->definition);
         s.erase("backends");
         s["source"] = to_string(v->source);
+        if (v->etcd_conflict)
+            s["conflict"] = "etcd defines this service otherwise; this host's " + std::string(to_string(v->source)) +
+                            " definition is in force here";
         if (rec) {
             s["vip"] = rec->vip().to_string();
             s["id"] = rec->id;
@@ -79,6 +119,16 @@ Reply ApiHandler::list_services() {
                    {"source", to_string(b.source)},
                    {"ttl", b.reg && b.reg->ttl_s ? json(*b.reg->ttl_s) : json(nullptr)},
                    {"ttl_left", b.reg ? ttl_left(*b.reg) : json(nullptr)}};
+            // Another host's endpoint: "etcd:<host>"; this host's own
+            // registrations name this host when there is a cluster.
+            if (b.host != Registry::kNoHost) {
+                const std::string& h = d_.registry().host_name(b.host);
+                j["source"] = "etcd:" + h;
+                j["host"] = h;
+            } else if (b.reg && d_.cluster()) {
+                j["host"] = d_.cluster()->host();
+            }
+            j["local"] = !b.backend.remote;
             // The health flag (checks passed, not ejected); a service without
             // health_check and outlier_detection has only healthy backends.
             const health::BackendHealth* bh = nullptr;
@@ -94,7 +144,75 @@ Reply ApiHandler::list_services() {
     return Reply::ok({{"services", std::move(out)}});
 }
 
-Reply ApiHandler::put_service(const Service& service) {
+void ApiHandler::put_service(const Service& service, control::Done done) {
+    if (auto* c = d_.cluster()) return put_shared_service(*c, service, std::move(done));
+    done(put_local_service(service));
+}
+
+void ApiHandler::delete_service(const std::string& ns, const std::string& name, control::Done done) {
+    Registry::Name n{ns, name};
+    auto* c = d_.cluster();
+    const int64_t seen = c ? d_.registry().etcd_revision(n) : 0;
+    auto v = d_.registry().view(n);
+    // A service etcd defines (and this host's file does not): deleted there.
+    if (c && seen && v && v->source == Source::Etcd) return delete_shared_service(*c, n, seen, std::move(done));
+    done(delete_local_service(ns, name));
+}
+
+void ApiHandler::forget_local_definition(const Registry::Name& n) {
+    auto v = d_.registry().view(n);
+    if (!v || v->source != Source::Api) return;
+    (void)d_.registry().delete_api_service(n);
+    journal(d_, [&](Journal& j) { return j.delete_service(n); });
+}
+
+void ApiHandler::put_shared_service(cluster::Cluster& c, const Service& service, control::Done done) {
+    Registry::Name n{service.ns, service.name};
+    if (auto e = d_.registry().check_shared_definition(service)) return done(from(*e));
+    if (!c.up()) return done(Reply::error(503, away_text(c)));
+    const int64_t seen = d_.registry().etcd_revision(n);
+    c.put_service(service, seen, [this, service, seen, done = std::move(done)](Result<etcd::CasResult> r) {
+        Registry::Name n{service.ns, service.name};
+        if (!r) return done(Reply::error(503, "service " + to_string(n) + ": not written: " + r.error().what()));
+        if (!r->succeeded) return done(Reply::error(409, conflict_text(n, seen, r->current)));
+        // In force here at once. The watch brings this revision again (a
+        // no-op), or one after it: then it is in the registry already.
+        auto* c = d_.cluster();
+        if (c && r->revision > c->revision()) {
+            auto put = d_.registry().put_etcd_service(service, r->revision);
+            if (auto* e = std::get_if<RegistryError>(&put))
+                spdlog::warn("api: service {} written to etcd, not applied here: {}", to_string(n), e->message);
+        }
+        forget_local_definition(n);
+        json body{{"namespace", n.first}, {"name", n.second}, {"created", seen == 0}, {"revision", r->revision}};
+        if (auto st = d_.apply_dirty("api: service (etcd)"); !st)
+            return done(Reply::error(507, "service " + to_string(n) + ": written to etcd (revision " +
+                                              std::to_string(r->revision) + ") but not applied here: " +
+                                              st.error().what()));
+        if (const auto* rec = d_.reconciler().find(n)) body["vip"] = rec->vip().to_string();
+        spdlog::info("api: service {} {} in etcd (revision {})", to_string(n), seen ? "replaced" : "defined",
+                     r->revision);
+        done(Reply::ok(std::move(body)));
+    });
+}
+
+void ApiHandler::delete_shared_service(cluster::Cluster& c, const Registry::Name& n, int64_t seen,
+                                       control::Done done) {
+    if (!c.up()) return done(Reply::error(503, away_text(c)));
+    c.delete_service(n, seen, [this, n, seen, done = std::move(done)](Result<etcd::CasResult> r) {
+        if (!r) return done(Reply::error(503, "service " + to_string(n) + ": not deleted: " + r.error().what()));
+        if (!r->succeeded) return done(Reply::error(409, conflict_text(n, seen, r->current)));
+        auto* c = d_.cluster();
+        if (c && r->revision > c->revision()) d_.registry().delete_etcd_service(n);
+        if (auto st = d_.apply_dirty("api: delete service (etcd)"); !st)
+            return done(Reply::error(500, "service " + to_string(n) + ": deleted from etcd but not here: " +
+                                              st.error().what()));
+        spdlog::info("api: service {} deleted from etcd (revision {})", to_string(n), r->revision);
+        done(Reply::ok({{"namespace", n.first}, {"name", n.second}, {"deleted", true}}));
+    });
+}
+
+Reply ApiHandler::put_local_service(const Service& service) {
     Registry::Name n{service.ns, service.name};
     std::optional<Service> before;
     if (auto v = d_.registry().view(n); v && v->source == Source::Api) before = *v->definition;
@@ -114,7 +232,7 @@ Reply ApiHandler::put_service(const Service& service) {
     return Reply::ok(std::move(body));
 }
 
-Reply ApiHandler::delete_service(const std::string& ns, const std::string& name) {
+Reply ApiHandler::delete_local_service(const std::string& ns, const std::string& name) {
     Registry::Name n{ns, name};
     auto v = d_.registry().view(n);
     std::optional<Service> before;
@@ -135,8 +253,30 @@ Reply ApiHandler::list_endpoints(const std::string& ns, const std::string& name)
     Registry::Name n{ns, name};
     if (!d_.registry().exists(n)) return Reply::error(404, "service " + to_string(n) + " does not exist");
     json out = json::array();
+    const auto* c = d_.cluster();
     if (const auto* regs = d_.registry().registrations(n))
-        for (const auto& r : *regs) out.push_back(registration_json(r));
+        for (const auto& r : *regs) {
+            out.push_back(registration_json(r));
+            if (c) {
+                out.back()["host"] = c->host();
+                out.back()["local"] = true;
+            }
+        }
+    // Other hosts' registrations, as etcd holds them (no TTL: their hosts' leases stand for them).
+    if (auto v = d_.registry().view(n))
+        for (const auto& b : v->backends) {
+            if (b.host == Registry::kNoHost) continue;
+            const std::string& h = d_.registry().host_name(b.host);
+            out.push_back({{"id", b.id},
+                           {"address", b.backend.address.to_string()},
+                           {"port", b.backend.port},
+                           {"weight", b.backend.weight},
+                           {"ttl", nullptr},
+                           {"ttl_left", nullptr},
+                           {"source", "etcd:" + h},
+                           {"host", h},
+                           {"local", false}});
+        }
     return Reply::ok({{"endpoints", std::move(out)}});
 }
 
@@ -157,6 +297,7 @@ Reply ApiHandler::put_endpoint(const std::string& ns, const std::string& name, c
     // A refresh with the same fields is a heartbeat: not journaled again.
     if (!before || before->weight != reg.weight || before->ttl_s != reg.ttl_s)
         journal(d_, [&](Journal& j) { return j.put_endpoint(n, reg); });
+    if (!before || before->weight != reg.weight) d_.registration_changed(n, id);
     const bool created = std::get<bool>(r);
     if (created) spdlog::info("api: endpoint '{}' {} registered for {}", id, spec.address.with_port(spec.port), to_string(n));
     return Reply::ok({{"id", id}, {"created", created}});
@@ -186,6 +327,7 @@ Reply ApiHandler::delete_endpoint(const std::string& ns, const std::string& name
         return Reply::error(500, "endpoint '" + id + "' of service " + to_string(n) + ": " + st.error().what());
     }
     journal(d_, [&](Journal& j) { return j.delete_endpoint(n, id); });
+    d_.registration_changed(n, id);
     spdlog::info("api: endpoint '{}' of {} deregistered", id, to_string(n));
     return Reply::ok({{"id", id}, {"deleted", true}});
 }

@@ -4,7 +4,9 @@
 // refuses is undone in the registry, so nothing is half-applied.
 #pragma once
 
+#include "cluster/cluster.h"
 #include "control/handler.h"
+#include "registry/registry.h"
 
 namespace hl {
 
@@ -15,8 +17,10 @@ public:
     explicit ApiHandler(Daemon& d) : d_(d) {}
     control::Reply health() override;
     control::Reply list_services() override;
-    control::Reply put_service(const Service& service) override;
-    control::Reply delete_service(const std::string& ns, const std::string& name) override;
+    // With etcd: definitions go to etcd (compare-and-swap), refused with 503
+    // while it is away; without: this host's registry and journal.
+    void put_service(const Service& service, control::Done done) override;
+    void delete_service(const std::string& ns, const std::string& name, control::Done done) override;
     control::Reply list_endpoints(const std::string& ns, const std::string& name) override;
     control::Reply put_endpoint(const std::string& ns, const std::string& name, const std::string& id,
                                 const control::EndpointSpec& spec) override;
@@ -28,6 +32,12 @@ public:
     control::Reply service_health(const std::string& ns, const std::string& name) override;
 
 private:
+    control::Reply put_local_service(const Service& service);
+    control::Reply delete_local_service(const std::string& ns, const std::string& name);
+    void put_shared_service(cluster::Cluster& c, const Service& service, control::Done done);
+    void delete_shared_service(cluster::Cluster& c, const Registry::Name& n, int64_t seen, control::Done done);
+    // Drops what this host's API defined before etcd did (journal too).
+    void forget_local_definition(const Registry::Name& n);
     Daemon& d_;
 };
 

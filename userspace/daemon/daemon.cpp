@@ -30,6 +30,7 @@ Daemon::~Daemon() = default;
 
 Status Daemon::start(const Config& cfg) {
     pin_dir_ = opts_.pin_dir ? *opts_.pin_dir : cfg.pin_dir;
+    etcd_cfg_ = cfg.etcd;
     limits_ = cfg.maps;
     vip_pool_ = cfg.vip_pool;
     auto obj = DatapathObject::load({pin_dir_, limits_.max_services, limits_.max_backends});
@@ -64,13 +65,18 @@ Status Daemon::start(const Config& cfg) {
     auto journal = Journal::open(opts_.state_dir ? *opts_.state_dir : cfg.state_dir);
     if (!journal) return journal.error();
     journal_ = std::move(journal.value());
-    auto replay = journal_->replay(registry_, Clock::now());
+    // With etcd, a registration's service may be defined there: kept until
+    // the definition arrives (the first list comes after this).
+    auto replay = journal_->replay(registry_, Clock::now(), cfg.etcd.has_value());
     if (!replay) return replay.error();
     if (replay->skipped)
         spdlog::warn("state {}: {} entries could not be restored; first: {}", journal_->path(), replay->skipped,
                      replay->first_problem);
     spdlog::info("state {}: restored {} API services and {} registrations (fresh TTLs)", journal_->path(),
                  replay->services, registry_.registration_count());
+    if (cfg.etcd) {
+        if (auto st = start_cluster(*cfg.etcd, opts_.state_dir ? *opts_.state_dir : cfg.state_dir); !st) return st;
+    }
     // Health is the daemon's and starts afresh, but a backend the last one
     // quarantined stays so until it passes: no dead backend gets connects
     // for the few probes it takes to judge it again.
@@ -102,10 +108,37 @@ Status Daemon::start(const Config& cfg) {
     spdlog::info("config {} applied in {} us: {} services ({} added, {} changed, {} removed), {} map writes",
                  opts_.config, us_since(t0), registry_.names().size(), report->added, report->changed,
                  report->removed, report->map_writes);
+    applied_once_ = true;
     counters_.reloads_ok++;
+    counters_.file_up = true;
     dns_cfg_ = cfg.dns;  // the responder starts in run(); its service now
     sync_dns();
     return ok_status();
+}
+
+// etcd: the source and the publisher start now, and the first apply waits
+// (bounded) for the first list, so that a restarted daemon keeps in the
+// kernel what the cluster still holds instead of dropping it for a moment.
+Status Daemon::start_cluster(const EtcdConfig& cfg, const std::string& state_dir) {
+    auto c = cluster::Cluster::create(io_, cfg, state_dir, registry_, counters_.etcd, [this](const char* why) {
+        // Before the first apply, changes wait for it (it takes every dirty name).
+        if (applied_once_) (void)apply_dirty(why);
+    });
+    if (!c) return c.error();
+    cluster_ = std::move(c.value());
+    cluster_->start();
+    const auto deadline = std::chrono::steady_clock::now() + kFirstListWait;
+    while (!cluster_->up() && std::chrono::steady_clock::now() < deadline) io_.run_one_for(std::chrono::milliseconds(50));
+    if (io_.stopped()) io_.restart();
+    if (!cluster_->up())
+        spdlog::warn("etcd: not listed within {} s; starting with this host's own state (the rest comes when etcd "
+                     "answers)",
+                     std::chrono::duration_cast<std::chrono::seconds>(kFirstListWait).count());
+    return ok_status();
+}
+
+void Daemon::registration_changed(const Registry::Name& n, const std::string& id) {
+    if (cluster_) cluster_->registration_changed(n, id);
 }
 
 std::vector<std::string> Daemon::attached_paths() const {
@@ -297,6 +330,7 @@ void Daemon::expire() {
     if (gone.empty()) return;
     for (const auto& [n, id] : gone) {
         spdlog::info("endpoint '{}' of service {} expired (no heartbeat within its ttl)", id, to_string(n));
+        registration_changed(n, id);
         if (journal_)
             if (auto st = journal_->delete_endpoint(n, id); !st) spdlog::warn("journal: {}", st.error().what());
     }
@@ -350,10 +384,12 @@ void Daemon::reload(const char* why) {
     auto cfg = load_config_file(opts_.config, check_cgroup);
     if (!cfg) {
         counters_.reloads_rejected++;
+        counters_.file_up = false;
         spdlog::error("config rejected, the last good config stays in force: {}", cfg.error().what());
         notify_.status("config rejected, the last good config stays in force: " + cfg.error().what());
         return;
     }
+    if (cfg->etcd != etcd_cfg_) spdlog::warn("etcd: changes only at a restart; keeping the running settings");
     if (cfg->maps != limits_)
         spdlog::warn("maps: sizes change only at a restart with --cleanup; keeping the loaded sizes");
     if (!opts_.pin_dir && cfg->pin_dir != pin_dir_)
@@ -363,6 +399,7 @@ void Daemon::reload(const char* why) {
     // edit of a 65,536-service file writes one service.
     if (auto st = registry_.set_file_services(std::move(cfg->services)); !st) {
         counters_.reloads_rejected++;
+        counters_.file_up = false;
         spdlog::error("config rejected, the last good config stays in force: {}", st.error().what());
         notify_.status("config rejected, the last good config stays in force: " + st.error().what());
         return;
@@ -372,12 +409,14 @@ void Daemon::reload(const char* why) {
     if (auto st = apply_dirty("reload"); !st) {
         vip_pool_ = old_pool;
         counters_.reloads_rejected++;
+        counters_.file_up = false;
         spdlog::error("config rejected while applying: {}", st.error().what());
         notify_.status("config rejected while applying: " + st.error().what());
         return;
     }
     if (auto st = reconciler_->apply_attachments(cfg->attach); !st) {
         counters_.reloads_rejected++;
+        counters_.file_up = false;
         spdlog::error("config attach: rejected: {}", st.error().what());
         notify_.status("config attach: rejected: " + st.error().what());
         return;
@@ -386,6 +425,7 @@ void Daemon::reload(const char* why) {
     start_dns(cfg->dns);
     sync_dns();
     counters_.reloads_ok++;
+    counters_.file_up = true;
     spdlog::info("config applied in {} us", us_since(t0));
     if (cfg->metrics_listen != metrics_listen_) spdlog::warn("metrics.listen: changes only at a restart");
     if (!opts_.socket && cfg->control_socket != control_socket_) spdlog::warn("control.socket: changes only at a restart");
@@ -464,6 +504,7 @@ int Daemon::run() {
                               reconciler_->cgroups().size(), opts_.config));
     spdlog::info("hoplessd running (pid {})", getpid());
     io_.run();
+    cluster_.reset();  // its callbacks reach the API handler and the registry: it goes first
     control_.reset();
     dns_.reset();
     metrics_.reset();

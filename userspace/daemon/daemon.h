@@ -18,6 +18,7 @@
 #include "bpf/links.h"
 #include "bpf/object.h"
 #include "bpf/socket_terminator.h"
+#include "cluster/cluster.h"
 #include "daemon/config_watcher.h"
 #include "daemon/heap.h"
 #include "daemon/notify.h"
@@ -53,12 +54,17 @@ public:
     Status apply_dirty(const char* why);
     // After a cgroup attach or detach: the DNS service follows namespaces.
     void after_cgroup_change();
+    // etcd (nullptr when etcd: is not configured).
+    cluster::Cluster* cluster() { return cluster_.get(); }
+    // A registration of this host changed: published to etcd when configured.
+    void registration_changed(const Registry::Name& n, const std::string& id);
     const health::Monitor& health() const { return *health_; }
     const BackendLive* backend_live() const { return backend_live_.get(); }
     bool ready() const { return ready_; }
 
 private:
     Status start(const Config& first);
+    Status start_cluster(const EtcdConfig& cfg, const std::string& state_dir);
     void reload(const char* why);
     void start_metrics(const std::string& listen);
     void start_control(const std::string& socket);
@@ -117,6 +123,11 @@ private:
     std::unique_ptr<DnsDirectory> dns_directory_;
     std::unique_ptr<dns::DnsServer> dns_;
     bool ready_ = false;
+    bool applied_once_ = false;  // the first apply took every source's state
+    std::optional<EtcdConfig> etcd_cfg_;
+    std::unique_ptr<cluster::Cluster> cluster_;
+    // How long a start waits for etcd's first list before it applies without.
+    static constexpr std::chrono::milliseconds kFirstListWait{3000};
     HealthToRegistry health_sink_{*this};
     std::unique_ptr<BackendLive> backend_live_;  // hl_belive_v1, when the datapath has it
     std::unique_ptr<FailureCountsInMap> failure_counts_;

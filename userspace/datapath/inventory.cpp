@@ -52,6 +52,8 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
         s.affinity_timeout_s = v.affinity_timeout_s;
         s.drain_timeout_s = v.drain_timeout_s;
         s.connect_timeout_ms = uint32_t{v.connect_timeout_cs} * 10;
+        s.prefer = v.flags & HL_SVC_F_PREFER_LOCAL ? Prefer::Local : Prefer::Any;
+        s.local_table = v.flags & HL_SVC_F_LOCAL_TABLE;
         index[v.id] = inv.services.size();
         inv.services.push_back(std::move(s));
     });
@@ -85,6 +87,7 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
         v.spec.port = ntohs(b.port);
         v.spec.weight = b.weight;
         v.spec.state = static_cast<BackendState>(b.state);
+        v.spec.remote = b.flags & HL_BACKEND_F_REMOTE;
         v.slots = slot_counts[b.service_id][id];
         if (with_stats) {
             v.live = maps.backend_live.get(id);

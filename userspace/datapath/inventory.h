@@ -32,6 +32,8 @@ struct ServiceView {
     Algorithm algorithm = Algorithm::RoundRobin;
     uint32_t generation = 0, slot_count = 0, affinity_timeout_s = 0, drain_timeout_s = 0;
     uint32_t connect_timeout_ms = 0;
+    Prefer prefer = Prefer::Any;
+    bool local_table = false;  // prefer: local, and the table holds only this host's backends
     std::vector<BackendView> backends;
     hl_service_stats stats{};
     // The connection lifecycle, summed over CPUs.

@@ -78,8 +78,35 @@ hl_backend make_backend(const Backend& b, uint32_t service_id) {
     v.family = b.address.is_v4() ? HL_FAMILY_V4 : HL_FAMILY_V6;
     v.state = static_cast<uint8_t>(b.state);
     v.weight = b.weight;
+    v.flags = b.remote ? HL_BACKEND_F_REMOTE : 0;
     v.service_id = service_id;
     return v;
+}
+
+// Usable: takes new connects. State is health's overlay too (a quarantined
+// backend is not active), so the last local backend quarantined is a fail-over.
+static bool usable(const Backend& b) { return b.state == BackendState::Active && b.weight > 0; }
+
+LocalTable slot_table_for(const Service& s, uint32_t max_slots) {
+    // prefer: local. This host's own backends (every source but another
+    // host's registration) take the table while any is usable; the others
+    // only when none is: a fail-over, not a split. The algorithm is the
+    // service's either way; the table is published like any other (one
+    // update of the service entry).
+    if (s.prefer == Prefer::Local) {
+        bool local = false, remote = false;
+        for (const auto& b : s.backends) {
+            local |= !b.remote && usable(b);
+            remote |= b.remote;
+        }
+        if (local && remote) {
+            std::vector<Backend> mine = s.backends;
+            for (auto& b : mine)
+                if (b.remote) b.weight = 0;  // no slot
+            return {build_slot_table(mine, max_slots), true};
+        }
+    }
+    return {build_slot_table(s.backends, max_slots), false};
 }
 
 size_t Reconciler::EndpointKeyHash::operator()(const EndpointKey& k) const {
@@ -211,6 +238,7 @@ void Reconciler::adopt() {
         spec.port = ntohs(be.port);
         spec.weight = be.weight;
         spec.state = static_cast<BackendState>(be.state);
+        spec.remote = be.flags & HL_BACKEND_F_REMOTE;
         owner->second->backends.push_back(BackendRec{id, spec});
         backend_ids_.claim(id);
     }
@@ -334,11 +362,14 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
 
     // 2. The table, written whole under a new generation when it differs.
     std::vector<uint32_t> table;
-    for (uint32_t idx : build_slot_table(s.backends, HL_MAX_SLOTS_PER_SERVICE)) table.push_back(next[idx].id);
+    const LocalTable picked = slot_table_for(s, HL_MAX_SLOTS_PER_SERVICE);
+    for (uint32_t idx : picked.slots) table.push_back(next[idx].id);
     sort_by_endpoint(next);
     hl_service value = rec->value;
     value.id = rec->id;
     value.algorithm = static_cast<uint8_t>(s.algorithm);
+    value.flags = static_cast<uint8_t>((s.prefer == Prefer::Local ? HL_SVC_F_PREFER_LOCAL : 0) |
+                                       (picked.local_only ? HL_SVC_F_LOCAL_TABLE : 0));
     value.affinity_timeout_s = s.affinity_timeout_s;
     value.drain_timeout_s = s.drain_timeout_s;
     // 10 ms units, rounded up; the config bounds connect_timeout at 600 s.

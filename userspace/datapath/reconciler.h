@@ -176,4 +176,12 @@ private:
 hl_service_key make_service_key(const IpAddress& vip, uint16_t port, Protocol proto, uint32_t ns_id);
 hl_backend make_backend(const Backend& b, uint32_t service_id);
 
+// A service's slot table (indexes into s.backends) and whether it holds only
+// this host's own backends (prefer: local with one of them usable).
+struct LocalTable {
+    std::vector<uint32_t> slots;
+    bool local_only = false;
+};
+LocalTable slot_table_for(const Service& s, uint32_t max_slots);
+
 }  // namespace hl

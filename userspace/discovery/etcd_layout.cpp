@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "discovery/config_file.h"
+#include "discovery/service_json.h"
 #include "model/validate.h"
 
 namespace hl::etcd_layout {
@@ -13,8 +15,11 @@ constexpr std::string_view kVersion = "v1";
 // it (no input from another host gets to recurse far).
 constexpr int kMaxDepth = 4;
 constexpr size_t kMaxValueBytes = 4096;
+// A definition is what the control API takes (its body limit, its depth).
+constexpr int kMaxServiceDepth = 16;
+constexpr size_t kMaxServiceBytes = 1024 * 1024;
 
-bool too_deep(std::string_view json) {
+bool too_deep(std::string_view json, int max_depth = kMaxDepth) {
     int depth = 0;
     bool in_string = false, escaped = false;
     for (char c : json) {
@@ -26,7 +31,7 @@ bool too_deep(std::string_view json) {
         }
         if (c == '"') in_string = true;
         else if (c == '{' || c == '[') {
-            if (++depth > kMaxDepth) return true;
+            if (++depth > max_depth) return true;
         } else if (c == '}' || c == ']') {
             --depth;
         }
@@ -140,6 +145,30 @@ Result<EndpointValue> parse_endpoint_value(std::string_view json) {
         v.weight = static_cast<uint16_t>(weight);
     }
     return v;
+}
+
+std::string service_value(const Service& s) { return service_to_json(s).dump(); }
+
+Result<Service> parse_service_value(std::string_view json, const ServiceKey& key) {
+    auto bad = [](const std::string& why) { return Error{"service value: " + why}; };
+    if (json.size() > kMaxServiceBytes) return bad("longer than " + std::to_string(kMaxServiceBytes) + " bytes");
+    if (too_deep(json, kMaxServiceDepth)) return bad("nested deeper than " + std::to_string(kMaxServiceDepth));
+    auto j = nlohmann::json::parse(json, nullptr, false);
+    if (j.is_discarded()) return bad("not JSON");
+    if (!j.is_object()) return bad("not a JSON object");
+    // The key names the service; a value that names another is refused.
+    for (auto [field, want] : {std::pair<const char*, const std::string*>{"namespace", &key.ns}, {"name", &key.name}}) {
+        auto v = j.find(field);
+        if (v == j.end()) {
+            j[field] = *want;
+        } else if (!v->is_string() || v->get_ref<const std::string&>() != *want) {
+            return bad(std::string(field) + ": " + v->dump().substr(0, 64) + " is not the key's '" + *want + "'");
+        }
+    }
+    // JSON is YAML: the config file's own parser and checks.
+    auto s = parse_service_item(j.dump());
+    if (!s) return bad(s.error().what());
+    return s;
 }
 
 }  // namespace hl::etcd_layout

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "model/address.h"
+#include "model/service.h"
 
 namespace hl::etcd_layout {
 
@@ -58,5 +59,12 @@ std::string endpoint_value(const EndpointValue& v);
 // optionally "weight" (0-65535, default 1). Keys it does not know are
 // ignored: a newer host may add fields within v1.
 Result<EndpointValue> parse_endpoint_value(std::string_view json);
+
+// A service definition: one services[] item as JSON, what PUT
+// /v1/services/{ns}/{name} takes (service_to_json). Its namespace and name
+// must be the key's (a value naming another service is refused); at most
+// 1 MiB, checked as the config file checks an item.
+std::string service_value(const Service& s);
+Result<Service> parse_service_value(std::string_view json, const ServiceKey& key);
 
 }  // namespace hl::etcd_layout

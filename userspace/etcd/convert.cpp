@@ -78,6 +78,7 @@ etcdserverpb::RangeRequest to_proto(const std::string& key, const RangeOptions& 
     etcdserverpb::RangeRequest r;
     r.set_key(key);
     if (o.prefix) r.set_range_end(prefix_end(key));
+    else if (!o.range_end.empty()) r.set_range_end(o.range_end);
     r.set_revision(o.revision);
     r.set_limit(o.limit);
     r.set_keys_only(o.keys_only);

@@ -22,7 +22,7 @@
 #include "etcd.grpc.pb.h"
 #include "etcd/client.h"
 #include "etcd/convert.h"
-#include "etcd/endpoint.h"
+#include "model/etcd_endpoint.h"
 
 namespace hl::etcd::detail {
 

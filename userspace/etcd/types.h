@@ -42,6 +42,7 @@ struct DeleteResult {
 
 struct RangeOptions {
     bool prefix = false;     // every key starting with the key given
+    std::string range_end;   // else, when set: keys in [key, range_end) (a page of a larger range)
     int64_t revision = 0;    // <= 0: the newest; a compacted one is an error
     int64_t limit = 0;       // 0: all
     bool keys_only = false;

@@ -1,5 +1,7 @@
 #include "metrics/collector.h"
 
+#include <algorithm>
+#include <chrono>
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/metric_type.h>
@@ -188,11 +190,50 @@ std::vector<MetricFamily> DatapathCollector::Collect() const {
     auto dnsq = family("hopless_dns_queries_total", "DNS replies sent by the responder, by rcode", MetricType::Counter);
     for (size_t i = 0; i < dns::QueryCounters::kRcodes.size(); ++i)
         add(dnsq, {{"rcode", dns::QueryCounters::kRcodes[i]}}, static_cast<double>(counters_.dns.get(i)));
+    // Sources: whether each is in sync, and for how long one has not been
+    // (its last state stays in force meanwhile).
+    auto up = family("hopless_registry_source_up",
+                     "1 when the source is in sync; 0 while it is away (its last good state stays in force)",
+                     MetricType::Gauge);
+    auto since = family("hopless_registry_last_sync_seconds",
+                        "Seconds since the source was last in sync (0 while it is)", MetricType::Gauge);
+    add(up, {{"source", "file"}}, counters_.file_up ? 1.0 : 0.0);
+    add(up, {{"source", "api"}}, 1.0);
     std::vector<MetricFamily> out;
-    out.reserve(25);
+    out.reserve(32);
+    const auto& e = counters_.etcd;
+    if (e.configured) {
+        add(up, {{"source", "etcd"}}, e.up ? 1.0 : 0.0);
+        int64_t away = e.away_since_ms.load();
+        double secs = 0;
+        if (away) {
+            auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+            secs = std::max<int64_t>(0, now - away) / 1000.0;
+        }
+        add(since, {{"source", "etcd"}}, secs);
+        auto counter = [&](const char* name, const char* help, const std::atomic<uint64_t>& v) {
+            auto f = family(name, help, MetricType::Counter);
+            add(f, {}, static_cast<double>(v.load()));
+            out.push_back(std::move(f));
+        };
+        counter("hopless_etcd_watch_restarts_total",
+                "The etcd watch re-established after a break (resumed, or listed again after a compaction)",
+                e.watch_restarts);
+        counter("hopless_etcd_relists_total", "Full lists of the prefix (the first, and after each compaction)",
+                e.relists);
+        counter("hopless_etcd_lease_grants_total", "Leases this host was granted for its registrations",
+                e.lease_grants);
+        counter("hopless_etcd_lease_renewals_total", "Keep-alives of this host's lease that etcd answered",
+                e.lease_renewals);
+        counter("hopless_etcd_lease_lost_total",
+                "Times etcd said this host's lease was gone (a new one was granted and everything published again)",
+                e.lease_lost);
+    }
     for (auto* f : {&conns, &nobe, &udp, &stale, &aff, &bind, &destroyed, &svc_active, &svc_errors, &svc_bytes,
                     &svc_connect, &svc_rtt, &be_conns, &be_active, &be_errors, &be_bytes, &be_healthy, &in_conns,
-                    &in_active, &in_bytes, &svcs, &reloads, &dnsq})
+                    &in_active, &in_bytes, &svcs, &reloads, &dnsq, &up, &since})
         out.push_back(std::move(*f));
     return out;
 }

@@ -2,6 +2,7 @@
 // scrape always shows the kernel's counters as they are.
 #pragma once
 
+#include "cluster/etcd_counters.h"
 #include "dns/query_counters.h"
 
 #include <prometheus/collectable.h>
@@ -15,7 +16,9 @@ namespace hl {
 
 struct DaemonCounters {
     std::atomic<uint64_t> reloads_ok{0}, reloads_rejected{0};
+    std::atomic<bool> file_up{true};  // the last load of the config file was applied
     dns::QueryCounters dns;  // the responder's replies by rcode (it counts into these)
+    cluster::EtcdCounters etcd;  // the etcd source and publisher (when etcd: is configured)
 };
 
 class DatapathCollector : public prometheus::Collectable {

@@ -84,6 +84,10 @@ struct Backend {
     uint16_t port = 0;
     uint16_t weight = 1;  // 0 takes no new connections
     BackendState state = BackendState::Active;
+    // Another host's (its registration, seen in etcd): `prefer: local` takes
+    // it only when none of this host's own is usable. Set by the registry,
+    // never by a config or API document.
+    bool remote = false;
 
     std::string endpoint() const { return address.with_port(port); }
     bool operator==(const Backend&) const = default;

@@ -10,6 +10,8 @@
 #include <set>
 #include <tuple>
 
+#include "model/etcd_endpoint.h"
+
 namespace hl {
 
 namespace {
@@ -214,6 +216,9 @@ void validate_config(const Config& c, std::vector<std::string>& errors) {
     if (c.etcd) {
         const EtcdConfig& e = *c.etcd;
         if (e.endpoints.empty()) errors.push_back("etcd.endpoints: needs at least one http://HOST:PORT");
+        for (size_t i = 0; i < e.endpoints.size(); ++i)
+            if (auto ep = etcd::parse_endpoint(e.endpoints[i]); !ep)
+                errors.push_back("etcd.endpoints[" + std::to_string(i) + "]: " + ep.error().what());
         if (!e.host.empty() && !valid_name(e.host))
             errors.push_back("etcd.host: '" + e.host + "' is not a name (1-63 of A-Z a-z 0-9 - _ .)");
         if (e.prefix.size() > 1 && e.prefix.back() == '/')

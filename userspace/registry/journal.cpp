@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/write_all.h"
 #include "discovery/config_file.h"
 #include "discovery/service_json.h"
 
@@ -25,20 +26,10 @@ json endpoint_line(const Registry::Name& n, const Registration& r) {
     return j;
 }
 
-Status write_all(int fd, const std::string& s, const std::string& what) {
-    size_t off = 0;
-    while (off < s.size()) {
-        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return sys_error("write " + what);
-        off += static_cast<size_t>(n);
-    }
-    return ok_status();
-}
 
 // One journal line applied to the registry; an error names what is wrong.
 std::optional<std::string> apply_line(Registry& reg, const json& j, Clock::time_point now,
-                                      Journal::ReplayReport& rep) {
+                                      Journal::ReplayReport& rep, bool undefined_ok) {
     const std::string op = j.value("op", "");
     if (op == "service") {
         auto s = parse_service_item(j.at("service").dump());
@@ -62,7 +53,7 @@ std::optional<std::string> apply_line(Registry& reg, const json& j, Clock::time_
         r.port = j.at("port").get<uint16_t>();
         r.weight = j.value("weight", uint16_t{1});
         if (j.contains("ttl")) r.ttl_s = j.at("ttl").get<uint32_t>();
-        auto res = reg.register_endpoint(n, std::move(r), now);
+        auto res = reg.register_endpoint(n, std::move(r), now, undefined_ok);
         if (auto* e = std::get_if<RegistryError>(&res)) return e->message;
         ++rep.registrations;
         return std::nullopt;
@@ -87,7 +78,7 @@ Result<std::unique_ptr<Journal>> Journal::open(const std::string& dir) {
     return std::unique_ptr<Journal>(new Journal(dir, std::move(fd)));
 }
 
-Result<Journal::ReplayReport> Journal::replay(Registry& reg, Clock::time_point now) {
+Result<Journal::ReplayReport> Journal::replay(Registry& reg, Clock::time_point now, bool undefined_ok) {
     ReplayReport rep;
     std::ifstream in(path_);
     if (!in) return sys_error("cannot read " + path_);
@@ -100,7 +91,7 @@ Result<Journal::ReplayReport> Journal::replay(Registry& reg, Clock::time_point n
         if (line.empty()) continue;
         std::optional<std::string> problem;
         try {
-            problem = apply_line(reg, json::parse(line), now, rep);
+            problem = apply_line(reg, json::parse(line), now, rep, undefined_ok);
         } catch (const std::exception& e) {
             problem = e.what();
         }

@@ -29,8 +29,9 @@ public:
         std::string first_problem;  // of the skipped lines
     };
     // Applies the journal to `reg` (every TTL restarts at `now`), then
-    // rewrites it compactly.
-    Result<ReplayReport> replay(Registry& reg, Clock::time_point now);
+    // rewrites it compactly. `undefined_ok`: registrations of services not
+    // defined yet are kept (with etcd, definitions come after the replay).
+    Result<ReplayReport> replay(Registry& reg, Clock::time_point now, bool undefined_ok = false);
 
     Status put_service(const Service& s);
     Status delete_service(const Registry::Name& n);

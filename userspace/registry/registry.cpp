@@ -10,6 +10,7 @@ const char* to_string(Source s) {
         case Source::File: return "file";
         case Source::Api: return "api";
         case Source::Dns: return "dns";
+        case Source::Etcd: return "etcd";
     }
     return "?";
 }
@@ -79,19 +80,25 @@ Status Registry::set_file_services(std::vector<Service> services) {
             errors.push_back("services[" + std::to_string(i) + "].name: '" + s.name +
                              "' is the DNS responder's own service");
     }
-    for (const auto& [name, e] : entries_) api_vips |= e.api && e.api->vip && !in_file(name);
-    // A file VIP that an API service already uses (only when one has a VIP).
+    // A service the file does not define, defined through the API or in etcd.
+    auto other_def = [](const Entry& e) { return e.api ? e.api.get() : e.etcd_def(); };
+    for (const auto& [name, e] : entries_) {
+        const Service* o = other_def(e);
+        api_vips |= o && o->vip && !in_file(name);
+    }
+    // A file VIP that an API (or etcd) service already uses (only when one has a VIP).
     if (api_vips) {
         std::map<std::tuple<std::string, IpAddress, uint16_t, Protocol>, Name> file_keys;
         for (const auto& s : services)
             if (s.vip) file_keys.emplace(std::make_tuple(s.ns, *s.vip, s.port, s.protocol), Name{s.ns, s.name});
         for (const auto& [name, e] : entries_) {
-            if (!e.api || !e.api->vip || in_file(name)) continue;
-            auto k = file_keys.find(std::make_tuple(name.first, *e.api->vip, e.api->port, e.api->protocol));
+            const Service* o = other_def(e);
+            if (!o || !o->vip || in_file(name)) continue;
+            auto k = file_keys.find(std::make_tuple(name.first, *o->vip, o->port, o->protocol));
             if (k != file_keys.end())
-                errors.push_back("service " + to_string(k->second) + ": vip " + e.api->vip->with_port(e.api->port) +
-                                 "/" + to_string(e.api->protocol) + " is already used by service " + to_string(name) +
-                                 " (defined through the control API)");
+                errors.push_back("service " + to_string(k->second) + ": vip " + o->vip->with_port(o->port) + "/" +
+                                 to_string(o->protocol) + " is already used by service " + to_string(name) +
+                                 (e.api ? " (defined through the control API)" : " (defined in etcd)"));
         }
     }
     if (!errors.empty()) {
@@ -151,18 +158,22 @@ RegResult<bool> Registry::delete_api_service(const Name& n) {
                                                          " is defined by the config file: remove it there"};
     if (!it->second.api)
         return RegistryError{RegistryErrc::Conflict,
-                             "service " + to_string(n) + " is the DNS responder's own service"};
+                             "service " + to_string(n) + (it->second.etcd_def()
+                                                              ? " is defined in etcd"
+                                                              : " is the DNS responder's own service")};
     it->second.api.reset();
     touch(n);
     drop_if_empty(it);
     return true;
 }
 
-RegResult<bool> Registry::register_endpoint(const Name& n, Registration r, Clock::time_point now) {
+RegResult<bool> Registry::register_endpoint(const Name& n, Registration r, Clock::time_point now,
+                                            bool undefined_ok) {
     auto it = entries_.find(n);
-    if (it == entries_.end() || !it->second.definition()) return not_found(n);
-    const Service& def = *it->second.definition();
-    if (def.vip && r.address == *def.vip)
+    if (!undefined_ok && (it == entries_.end() || !it->second.definition())) return not_found(n);
+    if (it == entries_.end()) it = entries_.emplace(n, Entry{}).first;
+    const Service* def = it->second.definition();
+    if (def && def->vip && r.address == *def->vip)
         return RegistryError{RegistryErrc::Invalid, "address: " + r.address.to_string() + " is the service's own VIP"};
     auto& regs = it->second.regs;
     for (const auto& o : regs)
@@ -268,7 +279,8 @@ void Registry::set_dns(std::optional<IpAddress> vip, std::vector<Backend> listen
                 Name n{ns, s.name};
                 want.insert(n);
                 auto it = entries_.find(n);
-                if (it != entries_.end() && (it->second.file || it->second.api)) continue;  // a user's: theirs wins
+                if (it != entries_.end() && (it->second.file || it->second.api || it->second.etcd_def()))
+                    continue;  // a user's: theirs wins
                 Entry& e = entries_[n];
                 if (e.dns && *e.dns == s) continue;
                 e.dns = std::make_unique<const Service>(std::move(s));
@@ -291,7 +303,7 @@ void Registry::set_dns(std::optional<IpAddress> vip, std::vector<Backend> listen
 std::set<std::string> Registry::namespaces() const {
     std::set<std::string> out;
     for (const auto& [n, e] : entries_)
-        if (e.file || e.api) out.insert(n.first);
+        if (e.file || e.api || e.etcd_def()) out.insert(n.first);
     return out;
 }
 
@@ -305,6 +317,8 @@ std::optional<Registry::ServiceView> Registry::view(const Name& n) const {
     if (it == entries_.end() || !it->second.definition()) return std::nullopt;
     const Entry& e = it->second;
     ServiceView v{n, e.source(), e.definition(), {}};
+    const Service* etcd_def = e.etcd_def();
+    v.etcd_conflict = etcd_def && etcd_def != v.definition && !(*etcd_def == *v.definition);
     std::set<std::pair<IpAddress, uint16_t>> seen;
     for (const auto& b : v.definition->backends)
         if (seen.insert({b.address, b.port}).second) v.backends.push_back({b, v.source, "", nullptr});
@@ -316,6 +330,16 @@ std::optional<Registry::ServiceView> Registry::view(const Name& n) const {
         b.weight = r.weight;
         v.backends.push_back({b, Source::Api, r.id, &r});
     }
+    if (e.etcd)
+        for (const auto& r : e.etcd->endpoints) {
+            if (!seen.insert({r.address, r.port}).second) continue;
+            Backend b;
+            b.address = r.address;
+            b.port = r.port;
+            b.weight = r.weight;
+            b.remote = true;
+            v.backends.push_back({b, Source::Etcd, r.id, nullptr, r.host});
+        }
     return v;
 }
 
@@ -384,6 +408,192 @@ const Registration* Registry::find_registration(const Name& n, const std::string
     if (!regs) return nullptr;
     auto it = std::lower_bound(regs->begin(), regs->end(), id, by_id);
     return it != regs->end() && it->id == id ? &*it : nullptr;
+}
+
+// ---- etcd
+
+namespace {
+auto by_host_id = [](const RemoteEndpoint& a, const RemoteEndpoint& b) {
+    return std::tie(a.host, a.id) < std::tie(b.host, b.id);
+};
+}  // namespace
+
+uint32_t Registry::host_id(std::string_view host) {
+    if (auto it = host_ids_.find(host); it != host_ids_.end()) return it->second;
+    auto id = static_cast<uint32_t>(hosts_.size());
+    hosts_.emplace_back(host);
+    host_ids_.emplace(std::string(host), id);
+    return id;
+}
+
+std::optional<RegistryError> Registry::etcd_refusal(const Service& s, const Name& n) const {
+    if (s.name == kDnsUdpName || s.name == kDnsTcpName)
+        return RegistryError{RegistryErrc::Conflict, "name: '" + s.name + "' is the DNS responder's own service"};
+    if (auto clash = key_clash(s, n)) return RegistryError{RegistryErrc::Conflict, *clash};
+    return std::nullopt;
+}
+
+std::optional<RegistryError> Registry::check_shared_definition(const Service& s) const {
+    Name n{s.ns, s.name};
+    auto it = entries_.find(n);
+    if (it != entries_.end() && it->second.file)
+        return RegistryError{RegistryErrc::Conflict,
+                             "service " + to_string(n) + " is defined by this host's config file: change it there"};
+    return etcd_refusal(s, n);
+}
+
+bool Registry::set_etcd_def(Entry& e, std::unique_ptr<const Service> def, int64_t revision) {
+    if (!def) {
+        if (!e.etcd || !e.etcd->def) return false;
+        e.etcd->def.reset();
+        e.etcd->revision = 0;
+        if (e.etcd->empty()) e.etcd.reset();
+        return true;
+    }
+    if (!e.etcd) e.etcd = std::make_unique<EtcdPart>();
+    e.etcd->revision = revision;
+    if (e.etcd->def && *e.etcd->def == *def) return false;
+    e.etcd->def = std::move(def);
+    return true;
+}
+
+bool Registry::set_remote(Entry& e, std::vector<RemoteEndpoint> eps) {
+    if (eps.empty()) {
+        if (!e.etcd || e.etcd->endpoints.empty()) return false;
+        remote_count_ -= e.etcd->endpoints.size();
+        e.etcd->endpoints = {};  // frees the buffer too
+        if (e.etcd->empty()) e.etcd.reset();
+        return true;
+    }
+    if (!e.etcd) e.etcd = std::make_unique<EtcdPart>();
+    if (e.etcd->endpoints == eps) return false;
+    remote_count_ = remote_count_ - e.etcd->endpoints.size() + eps.size();
+    e.etcd->endpoints = std::move(eps);
+    return true;
+}
+
+RegResult<bool> Registry::put_etcd_service(Service s, int64_t revision) {
+    Name n{s.ns, s.name};
+    if (auto refused = etcd_refusal(s, n)) return *refused;
+    Entry& e = entries_[n];
+    if (!set_etcd_def(e, std::make_unique<const Service>(std::move(s)), revision)) return false;
+    touch(n);
+    return true;
+}
+
+bool Registry::delete_etcd_service(const Name& n) {
+    auto it = entries_.find(n);
+    if (it == entries_.end() || !set_etcd_def(it->second, nullptr, 0)) return false;
+    touch(n);
+    drop_if_empty(it);
+    return true;
+}
+
+int64_t Registry::etcd_revision(const Name& n) const {
+    auto it = entries_.find(n);
+    return it != entries_.end() && it->second.etcd_def() ? it->second.etcd->revision : 0;
+}
+
+bool Registry::put_remote_endpoint(const Name& n, RemoteEndpoint r) {
+    Entry& e = entries_[n];
+    if (!e.etcd) e.etcd = std::make_unique<EtcdPart>();
+    auto& eps = e.etcd->endpoints;
+    auto pos = std::lower_bound(eps.begin(), eps.end(), r, by_host_id);
+    if (pos != eps.end() && pos->host == r.host && pos->id == r.id) {
+        if (*pos == r) return false;
+        *pos = std::move(r);
+    } else {
+        eps.insert(pos, std::move(r));
+        ++remote_count_;
+    }
+    touch(n);
+    return true;
+}
+
+bool Registry::delete_remote_endpoint(const Name& n, uint32_t host, std::string_view id) {
+    auto it = entries_.find(n);
+    if (it == entries_.end() || !it->second.etcd) return false;
+    auto& eps = it->second.etcd->endpoints;
+    auto pos = std::lower_bound(eps.begin(), eps.end(), std::make_pair(host, id), [](const RemoteEndpoint& r, const auto& k) {
+        return std::make_pair(r.host, std::string_view(r.id)) < k;
+    });
+    if (pos == eps.end() || pos->host != host || pos->id != id) return false;
+    eps.erase(pos);
+    --remote_count_;
+    if (it->second.etcd->empty()) it->second.etcd.reset();
+    touch(n);
+    drop_if_empty(it);
+    return true;
+}
+
+void Registry::begin_etcd_list() {
+    ++list_epoch_;
+    list_refused_.clear();
+}
+
+void Registry::list_etcd_service(Service s, int64_t revision) {
+    Name n{s.ns, s.name};
+    if (etcd_refusal(s, n)) {
+        list_refused_.emplace_back(std::move(s), revision);
+        return;
+    }
+    Entry& e = entries_[n];
+    if (set_etcd_def(e, std::make_unique<const Service>(std::move(s)), revision)) touch(n);
+    e.etcd->def_listed = list_epoch_;
+}
+
+void Registry::list_remote_endpoints(const Name& n, std::vector<RemoteEndpoint> eps) {
+    std::sort(eps.begin(), eps.end(), by_host_id);
+    eps.erase(std::unique(eps.begin(), eps.end(), [](const auto& a, const auto& b) { return a.host == b.host && a.id == b.id; }),
+              eps.end());
+    Entry& e = entries_[n];
+    // A service's endpoints split over two pages come as two calls: the
+    // second adds to the first.
+    if (e.etcd && e.etcd->eps_listed == list_epoch_ && !e.etcd->endpoints.empty()) {
+        std::vector<RemoteEndpoint> all = e.etcd->endpoints;
+        all.insert(all.end(), std::make_move_iterator(eps.begin()), std::make_move_iterator(eps.end()));
+        std::sort(all.begin(), all.end(), by_host_id);
+        eps = std::move(all);
+    }
+    if (set_remote(e, std::move(eps))) touch(n);
+    if (e.etcd) e.etcd->eps_listed = list_epoch_;
+    else if (e.empty()) entries_.erase(n);
+}
+
+std::vector<std::string> Registry::end_etcd_list() {
+    // What the list no longer holds goes (it may free a VIP a refused
+    // definition wants), then the refused ones once more.
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        Entry& e = it->second;
+        bool changed = false;
+        if (e.etcd && e.etcd->def && e.etcd->def_listed != list_epoch_) changed |= set_etcd_def(e, nullptr, 0);
+        if (e.etcd && !e.etcd->endpoints.empty() && e.etcd->eps_listed != list_epoch_) changed |= set_remote(e, {});
+        if (changed) touch(it->first);
+        if (e.empty()) {
+            it = entries_.erase(it);
+            continue;
+        }
+        ++it;
+    }
+    std::vector<std::string> problems;
+    auto refused = std::move(list_refused_);
+    list_refused_.clear();
+    for (auto& [s, rev] : refused) {
+        Name n{s.ns, s.name};
+        if (auto why = etcd_refusal(s, n)) {
+            problems.push_back("service " + to_string(n) + ": " + why->message);
+            continue;
+        }
+        if (set_etcd_def(entries_[n], std::make_unique<const Service>(std::move(s)), rev)) touch(n);
+    }
+    return problems;
+}
+
+std::vector<std::string> Registry::set_etcd_state(EtcdSnapshot snap) {
+    begin_etcd_list();
+    for (auto& [s, rev] : snap.services) list_etcd_service(std::move(s), rev);
+    for (auto& [n, eps] : snap.endpoints) list_remote_endpoints(n, std::move(eps));
+    return end_etcd_list();
 }
 
 std::vector<Registry::Name> Registry::take_dirty() {

@@ -4,18 +4,21 @@
 // Sources: the config file (services and their static backends), the
 // control API (services it defines, and endpoints tasks register, with
 // TTLs), the DNS responder's own service (dns.vip:53 in every namespace),
-// and later etcd and health. A change from any source marks only the
+// etcd (services defined through any host's API, and the endpoints other
+// hosts registered), and later health. A change from any source marks only the
 // services it touches dirty; the daemon hands those, and only those, to the
 // reconciler. The registry never touches the kernel.
 //
 // Merge rules: a service is defined by one source (two that disagree is an
-// error naming both); its backends are the union of its sources' backends,
-// one per address:port; a registration with a TTL leaves when it runs out.
-// Health (health/) overlays state: an unhealthy backend that would take new
-// connects is quarantined, unless that would leave the service none (fail
-// open).
+// error naming both; a definition in etcd that this host's file defines
+// otherwise yields to the file here, shown as a conflict); its backends are
+// the union of its sources' backends, one per address:port; a registration
+// with a TTL leaves when it runs out. Health (health/) overlays state: an
+// unhealthy backend that would take new connects is quarantined, unless that
+// would leave the service none (fail open).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -24,6 +27,7 @@
 #include <set>
 #include <variant>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -33,7 +37,7 @@ namespace hl {
 
 using Clock = std::chrono::steady_clock;
 
-enum class Source : uint8_t { File, Api, Dns };
+enum class Source : uint8_t { File, Api, Dns, Etcd };
 const char* to_string(Source s);
 
 // One endpoint a task registered over the control API.
@@ -45,6 +49,19 @@ struct Registration {
     std::optional<uint32_t> ttl_s;  // none: stays until deregistered
     Clock::time_point expires{};    // when ttl_s is set
 };
+
+// One endpoint another host registered, as etcd holds it (under that
+// host's lease). The host is an index into the registry's host names: a
+// cluster has few hosts and many endpoints (56 bytes each, in this order).
+struct RemoteEndpoint {
+    std::string id;
+    IpAddress address;
+    uint32_t host = 0;
+    uint16_t port = 0;
+    uint16_t weight = 1;
+    bool operator==(const RemoteEndpoint&) const = default;
+};
+static_assert(sizeof(RemoteEndpoint) <= 56, "RemoteEndpoint: one per other host's endpoint; keep it small");
 
 // Why a registry call was refused, so the API can pick its status code.
 enum class RegistryErrc : uint8_t { Invalid, NotFound, Conflict };
@@ -67,7 +84,11 @@ public:
     RegResult<bool> put_api_service(Service s);
     RegResult<bool> delete_api_service(const Name& name);
     // Register, or register again (refreshes the TTL). Returns whether new.
-    RegResult<bool> register_endpoint(const Name& name, Registration r, Clock::time_point now);
+    // `undefined_ok`: a service not defined (yet) keeps the registration
+    // until its definition comes (a restart with etcd: the journal is read
+    // before etcd's definitions arrive); else that is NotFound.
+    RegResult<bool> register_endpoint(const Name& name, Registration r, Clock::time_point now,
+                                      bool undefined_ok = false);
     RegResult<bool> heartbeat(const Name& name, const std::string& id, Clock::time_point now);
     RegResult<bool> deregister(const Name& name, const std::string& id);
     // Registrations whose TTL ran out leave; returns them (for the log and
@@ -87,6 +108,64 @@ public:
     // when the service has no such backend (any more).
     bool set_backend_health(const Name& name, const IpAddress& address, uint16_t port, bool healthy);
 
+    // ---- etcd (cluster/): what the cluster shares, as this host last saw it
+    // A host name's index (interned: kept for the registry's life).
+    uint32_t host_id(std::string_view host);
+    const std::string& host_name(uint32_t id) const { return hosts_[id]; }
+    // A definition read from etcd at mod_revision `revision`. Refused (and
+    // nothing changes) when its VIP is another service's or its name the
+    // DNS responder's. Returns whether the desired state changed.
+    RegResult<bool> put_etcd_service(Service s, int64_t revision);
+    bool delete_etcd_service(const Name& name);
+    // Whether a definition made through this host's API may go to etcd:
+    // not a service of the config file here, not the DNS responder's name,
+    // no VIP of another service.
+    std::optional<RegistryError> check_shared_definition(const Service& s) const;
+    // The mod_revision of the service's definition in etcd; 0 when etcd does
+    // not define it (as far as this host has seen).
+    int64_t etcd_revision(const Name& name) const;
+    bool put_remote_endpoint(const Name& name, RemoteEndpoint e);
+    bool delete_remote_endpoint(const Name& name, uint32_t host, std::string_view id);
+    // Everything etcd holds, from one list (pages of keys at one revision),
+    // applied as it comes so that no copy of it all is held: begin, then
+    // each definition and each service's whole set of other hosts'
+    // endpoints, then end, which removes what the list did not hold and
+    // nothing else. Only services whose state changed are dirty. A
+    // definition refused as put_etcd_service refuses it is tried once more
+    // at the end (the one in its way may have left); end returns the ones
+    // still refused.
+    void begin_etcd_list();
+    void list_etcd_service(Service s, int64_t revision);
+    void list_remote_endpoints(const Name& name, std::vector<RemoteEndpoint> eps);
+    std::vector<std::string> end_etcd_list();
+    // The same from a whole snapshot (tests).
+    struct EtcdSnapshot {
+        std::vector<std::pair<Service, int64_t>> services;  // with their mod_revision
+        std::vector<std::pair<Name, std::vector<RemoteEndpoint>>> endpoints;  // by service
+    };
+    std::vector<std::string> set_etcd_state(EtcdSnapshot snap);
+    size_t remote_endpoint_count() const { return remote_count_; }
+    // The etcd part as it stands: f(name, definition or nullptr, its
+    // mod_revision, other hosts' endpoints), in name order (the cache).
+    template <class F>
+    void for_each_etcd(F&& f) const {
+        for (const auto& [n, e] : entries_)
+            if (e.etcd) f(n, e.etcd->def.get(), e.etcd->revision, e.etcd->endpoints);
+    }
+    // This host's registrations from (name, id) on, in order, until f
+    // returns false (the publisher's walk, a batch at a time).
+    template <class F>
+    void walk_registrations(const Name& from, const std::string& from_id, F&& f) const {
+        for (auto it = entries_.lower_bound(from); it != entries_.end(); ++it) {
+            auto r = it->second.regs.begin();
+            if (it->first == from)
+                r = std::lower_bound(r, it->second.regs.end(), from_id,
+                                     [](const Registration& x, const std::string& id) { return x.id < id; });
+            for (; r != it->second.regs.end(); ++r)
+                if (!f(it->first, *r)) return;
+        }
+    }
+
     // ---- views
     bool exists(const Name& name) const;
     // The merged service the kernel should hold; nullopt when none. An
@@ -95,17 +174,22 @@ public:
     // routes to all of them rather than refuse every connect (fail open, as
     // Envoy's panic threshold), and *fail_open says so.
     std::optional<Service> desired(const Name& name, bool* fail_open = nullptr) const;
+    static constexpr uint32_t kNoHost = ~0u;
     struct BackendView {
         Backend backend;
         Source source;
-        std::string id;  // registrations only
+        std::string id;  // registrations (this host's and other hosts')
         const Registration* reg = nullptr;
+        uint32_t host = kNoHost;  // Source::Etcd: the host that registered it
     };
     struct ServiceView {
         Name name;
         Source source;
         const Service* definition;
         std::vector<BackendView> backends;
+        // etcd defines the service otherwise than the source in force here
+        // (this host's file): the file wins on this host.
+        bool etcd_conflict = false;
     };
     std::optional<ServiceView> view(const Name& name) const;
     std::vector<Name> names() const;
@@ -130,25 +214,49 @@ public:
     static constexpr const char* kDnsTcpName = "hopless-dns-tcp";
 
 private:
+    // etcd's part of a service, behind one pointer: a host without etcd (or
+    // a service etcd does not know) pays 8 bytes for it.
+    struct EtcdPart {
+        std::unique_ptr<const Service> def;
+        int64_t revision = 0;  // def's mod_revision
+        std::vector<RemoteEndpoint> endpoints;  // sorted by host, id
+        // The list that last held the definition, the endpoints (list_epoch_).
+        uint32_t def_listed = 0, eps_listed = 0;
+        bool empty() const { return !def && endpoints.empty(); }
+    };
     using Endpoint = std::pair<IpAddress, uint16_t>;
     struct Entry {
         std::unique_ptr<const Service> file, api, dns;
+        std::unique_ptr<EtcdPart> etcd;
         std::vector<Registration> regs;  // sorted by id
         std::vector<Endpoint> unhealthy;  // sorted; not a source: it keeps no entry alive
+        const Service* etcd_def() const { return etcd ? etcd->def.get() : nullptr; }
         const Service* definition() const {
-            return file ? file.get() : api ? api.get() : dns.get();
+            return file ? file.get() : api ? api.get() : etcd_def() ? etcd_def() : dns.get();
         }
-        Source source() const { return file ? Source::File : api ? Source::Api : Source::Dns; }
-        bool empty() const { return !file && !api && !dns && regs.empty(); }
+        Source source() const {
+            return file ? Source::File : api ? Source::Api : etcd_def() ? Source::Etcd : Source::Dns;
+        }
+        bool empty() const { return !file && !api && !dns && !etcd && regs.empty(); }
     };
     void touch(const Name& n) { dirty_.insert(n); }
     void drop_if_empty(std::map<Name, Entry>::iterator it);
     std::optional<std::string> key_clash(const Service& s, const Name& self) const;
+    std::optional<RegistryError> etcd_refusal(const Service& s, const Name& n) const;
+    // Sets (or with nullptr clears) the entry's etcd definition; whether the
+    // desired state changed. Drops an emptied etcd part.
+    bool set_etcd_def(Entry& e, std::unique_ptr<const Service> def, int64_t revision);
+    bool set_remote(Entry& e, std::vector<RemoteEndpoint> eps);
 
     std::map<Name, Entry> entries_;
     std::set<Name> dirty_;
     size_t registration_count_ = 0;
     size_t ttl_count_ = 0;  // registrations with a ttl: none, and expiry walks nothing
+    size_t remote_count_ = 0;
+    std::vector<std::string> hosts_;
+    std::map<std::string, uint32_t, std::less<>> host_ids_;
+    uint32_t list_epoch_ = 0;  // the etcd list in progress (or the last one)
+    std::vector<std::pair<Service, int64_t>> list_refused_;  // tried again at its end
 };
 
 // "default/web"

@@ -1,5 +1,6 @@
 // etcd endpoints as the config names them ("http://10.0.0.1:2379") and the
-// gRPC target each becomes.
+// gRPC target each becomes. In model/, not etcd/: the config is checked with
+// it when it loads, and libhopless does not link gRPC.
 #pragma once
 
 #include <string>

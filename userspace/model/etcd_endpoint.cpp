@@ -1,4 +1,4 @@
-#include "etcd/endpoint.h"
+#include "model/etcd_endpoint.h"
 
 #include <arpa/inet.h>
 
