@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "cli.h"
+#include "metrics/histogram.h"
 
 namespace hl::cli {
 
@@ -160,27 +161,6 @@ private:
     std::vector<std::pair<uint32_t, uint32_t>> pending_;  // service id, namespace id
 };
 
-// A quantile of the values a histogram delta holds, interpolated inside its
-// bucket (as Prometheus' histogram_quantile does); NAN when it is empty.
-double quantile_us(const hl_hist& h, double q) {
-    uint64_t n = 0;
-    for (auto b : h.bucket) n += b;
-    if (n == 0) return NAN;
-    double rank = q * static_cast<double>(n);
-    uint64_t cum = 0;
-    for (int i = 0; i < HL_HIST_BUCKETS; ++i) {
-        uint64_t before = cum;
-        cum += h.bucket[i];
-        if (static_cast<double>(cum) >= rank && h.bucket[i]) {
-            double lo = i == 0 ? 0 : static_cast<double>(HL_HIST_BOUND_US(i - 1));
-            if (i + 1 == HL_HIST_BUCKETS) return lo;  // +Inf: the lower bound is all we know
-            double hi = static_cast<double>(HL_HIST_BOUND_US(i));
-            return lo + (hi - lo) * (rank - static_cast<double>(before)) / static_cast<double>(h.bucket[i]);
-        }
-    }
-    return NAN;
-}
-
 std::string duration_str(double us) {
     if (std::isnan(us)) return "-";
     char buf[32];
@@ -220,11 +200,9 @@ std::vector<Row> rows_of(const Snapshot& before, const Snapshot& now) {
         row.rx_s = rate(b.bytes_received, r.bytes_received);
         row.tx_s = rate(b.bytes_sent, r.bytes_sent);
         row.inbound_s = rate(b.inbound, r.inbound);
-        hl_hist d{};
-        for (int i = 0; i < HL_HIST_BUCKETS; ++i)
-            d.bucket[i] = r.rtt.bucket[i] >= b.rtt.bucket[i] ? r.rtt.bucket[i] - b.rtt.bucket[i] : 0;
-        row.p50 = quantile_us(d, 0.50);
-        row.p99 = quantile_us(d, 0.99);
+        hl_hist d = hist_delta(r.rtt, b.rtt);
+        row.p50 = hist_quantile_us(d, 0.50);
+        row.p99 = hist_quantile_us(d, 0.99);
         rows.push_back(row);
     }
     return rows;
