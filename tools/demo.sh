@@ -367,6 +367,22 @@ note "The CLI reads the pinned maps directly: it works while hoplessd is down, t
 
 ((alternates)) || die "the demo did not alternate between the two containers (hoplessd log: $LOG)"
 
+step "hopless top while the client dials web"
+note "The client dials web in a loop for a few seconds (bounded: 5 s, 500 connects); hopless top"
+note "shows what the kernel sees of it, per service: new connects/s, active, errors/s, bytes/s, RTT."
+load_end=$((SECONDS + 5))
+( for ((i = 0; i < 500 && SECONDS < load_end; i++)); do as_client curl -s -o /dev/null --max-time 1 web; done ) &
+LOAD_PID=$!
+if [[ -t 1 && -t 0 ]]; then
+    cmd "hopless --pin-dir $PIN top      (live for 4 s; q quits it when you run it yourself)"
+    sleep 0.5
+    timeout -s INT 4 "$HOPLESS" --pin-dir "$PIN" top || true
+fi
+cmd "hopless --pin-dir $PIN top interval 2 | cat      (not a terminal: one sample)"
+sleep 0.5
+"$HOPLESS" --pin-dir "$PIN" top interval 2 2>&1 | indent
+wait "$LOAD_PID" 2>/dev/null || true
+
 # ------------------------------------------------------------------ 6. live
 
 step "A task that starts registers itself; a new service is found by name"

@@ -72,7 +72,7 @@ std::string service_target(const std::string& ns, const std::string& name);
 json stats_json(const hl_service_stats& s);
 // The connection lifecycle (sockops) of a TCP service and of a backend.
 json errors_json(const __u64 (&errors)[HL_REASONS]);
-json lifecycle_json(const ServiceView& s);
+json lifecycle_json(const ServiceView& s, bool with_histograms = true);
 json backend_lifecycle_json(const BackendView& b);
 // "1.5k", "12.3M": counts and bytes in a narrow column.
 std::string human(double v);

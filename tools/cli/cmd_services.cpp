@@ -192,7 +192,7 @@ Result<Output> cmd_stats(Context& ctx, Words args) {
     for (const auto* s : *which) {
         json j{{"namespace", s->ns}, {"service", s->name}, {"stats", stats_json(s->stats)}};
         const bool tcp = s->protocol == Protocol::Tcp;
-        if (tcp) j["lifecycle"] = lifecycle_json(*s);
+        if (tcp) j["lifecycle"] = lifecycle_json(*s, which->size() == 1);  // histograms for one service
         json bs = json::array();
         for (const auto& be : s->backends) {
             json bj{{"backend", be.spec.endpoint()}, {"state", to_string(be.spec.state)},

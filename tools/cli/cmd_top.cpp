@@ -3,6 +3,7 @@
 // and shows rates from the difference of two reads. On a terminal it
 // refreshes until q or Ctrl-C; with -j, or when stdout is not a terminal, it
 // prints one sample (two reads an interval apart) and exits.
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -17,8 +18,10 @@
 #include <iostream>
 #include <map>
 #include <thread>
+#include <unordered_map>
 
 #include "cli.h"
+#include "metrics/histogram.h"
 
 namespace hl::cli {
 
@@ -64,52 +67,99 @@ struct Snapshot {
     std::map<uint32_t, Reading> services;  // by id
 };
 
-Result<Snapshot> read_snapshot(const MapSet& maps) {
-    Snapshot s;
-    s.at = std::chrono::steady_clock::now();
-    Inventory inv = read_inventory(maps);
-    for (const auto& v : inv.services) {
-        Reading r;
-        r.ns = v.ns;
-        r.name = v.name;
-        r.tcp = v.protocol == Protocol::Tcp;
-        r.connections = v.stats.connections;
-        for (auto e : v.lc.errors) r.errors += e;
-        r.bytes_sent = v.lc.bytes_sent;
-        r.bytes_received = v.lc.bytes_received;
-        r.inbound = v.lc.inbound;
-        r.active = v.gauge.active;
-        r.inbound_active = v.gauge.inbound_active;
-        r.rtt = v.hist.rtt;
-        r.backends = v.backends.size();
-        r.usable = static_cast<size_t>(std::count_if(v.backends.begin(), v.backends.end(), [](const BackendView& b) {
-            return b.spec.state == BackendState::Active && b.spec.weight > 0;
-        }));
-        s.services.emplace(v.id, std::move(r));
-    }
-    return s;
-}
+// Reads what top shows, and only that, every interval: the services map,
+// the backends map (usable of all), and the per-service counters in batches;
+// names are read once per service id (they never change under an id while
+// it lives). No slot tables, no per-backend counters: at 65,536 services a
+// refresh costs a few hundred milliseconds of CPU, not a second.
+class SnapshotReader {
+public:
+    explicit SnapshotReader(const MapSet& maps) : maps_(maps) {}
 
-// A quantile of the values a histogram delta holds, interpolated inside its
-// bucket (as Prometheus' histogram_quantile does); NAN when it is empty.
-double quantile_us(const hl_hist& h, double q) {
-    uint64_t n = 0;
-    for (auto b : h.bucket) n += b;
-    if (n == 0) return NAN;
-    double rank = q * static_cast<double>(n);
-    uint64_t cum = 0;
-    for (int i = 0; i < HL_HIST_BUCKETS; ++i) {
-        uint64_t before = cum;
-        cum += h.bucket[i];
-        if (static_cast<double>(cum) >= rank && h.bucket[i]) {
-            double lo = i == 0 ? 0 : static_cast<double>(HL_HIST_BOUND_US(i - 1));
-            if (i + 1 == HL_HIST_BUCKETS) return lo;  // +Inf: the lower bound is all we know
-            double hi = static_cast<double>(HL_HIST_BOUND_US(i));
-            return lo + (hi - lo) * (rank - static_cast<double>(before)) / static_cast<double>(h.bucket[i]);
-        }
+    Snapshot read() {
+        Snapshot s;
+        s.at = std::chrono::steady_clock::now();
+        std::unordered_map<uint32_t, Reading*> by_id;
+        uint32_t end = 0;
+        bool unknown = false;
+        maps_.services.for_each([&](const hl_service_key& k, const hl_service& v) {
+            Reading& r = s.services[v.id];
+            r.tcp = k.proto != IPPROTO_UDP;
+            auto it = names_.find(v.id);
+            if (it == names_.end() || it->second.ns_id != k.ns_id) {
+                unknown = true;
+                pending_.emplace_back(v.id, k.ns_id);
+            } else {
+                r.ns = it->second.ns;
+                r.name = it->second.name;
+            }
+            by_id[v.id] = &r;
+            end = std::max(end, v.id + 1);
+        });
+        if (unknown) resolve_names(s);
+        maps_.backends.for_each([&](uint32_t, const hl_backend& b) {
+            auto it = by_id.find(b.service_id);
+            if (it == by_id.end()) return;
+            it->second->backends++;
+            if (b.state == HL_BACKEND_ACTIVE && b.weight > 0) it->second->usable++;
+        });
+        auto want = [&](uint32_t id) { return by_id.count(id) != 0; };
+        maps_.service_stats.for_each(end, want, [&](uint32_t id, const hl_service_stats* v, size_t n) {
+            by_id[id]->connections = sum_per_cpu(v, n).connections;
+        });
+        maps_.service_lc.for_each(end, want, [&](uint32_t id, const hl_service_lc* v, size_t n) {
+            auto lc = sum_per_cpu(v, n);
+            Reading& r = *by_id[id];
+            for (auto e : lc.errors) r.errors += e;
+            r.bytes_sent = lc.bytes_sent;
+            r.bytes_received = lc.bytes_received;
+            r.inbound = lc.inbound;
+        });
+        maps_.service_gauge.for_each(end, want, [&](uint32_t id, const hl_service_gauge* v, size_t n) {
+            auto g = sum_per_cpu(v, n);
+            by_id[id]->active = g.active;
+            by_id[id]->inbound_active = g.inbound_active;
+        });
+        maps_.service_hist.for_each(end, want, [&](uint32_t id, const hl_service_hist* v, size_t n) {
+            by_id[id]->rtt = sum_per_cpu(v, n).rtt;
+        });
+        return s;
     }
-    return NAN;
-}
+
+private:
+    struct Name {
+        uint32_t ns_id = 0;
+        std::string ns, name;
+    };
+    void resolve_names(Snapshot& s) {
+        std::map<uint32_t, std::string> ns_names;
+        maps_.ns_meta.for_each([&](uint32_t id, const hl_ns_meta& m) {
+            ns_names[id] = std::string(m.name, strnlen(m.name, HL_NAME_LEN));
+        });
+        std::unordered_map<uint32_t, std::string> svc_names;
+        if (pending_.size() > 64)  // many: one batched walk beats a lookup each
+            maps_.service_meta.for_each([&](uint32_t id, const hl_service_meta& m) {
+                svc_names[id] = std::string(m.name, strnlen(m.name, HL_NAME_LEN));
+            });
+        for (const auto& [id, ns_id] : pending_) {
+            Name n;
+            n.ns_id = ns_id;
+            n.ns = ns_names.count(ns_id) ? ns_names[ns_id] : std::to_string(ns_id);
+            if (auto it = svc_names.find(id); it != svc_names.end()) n.name = it->second;
+            else if (auto m = maps_.service_meta.lookup(id)) n.name = std::string(m->name, strnlen(m->name, HL_NAME_LEN));
+            else n.name = "service-" + std::to_string(id);
+            Reading& r = s.services[id];
+            r.ns = n.ns;
+            r.name = n.name;
+            names_[id] = std::move(n);
+        }
+        pending_.clear();
+    }
+
+    const MapSet& maps_;
+    std::unordered_map<uint32_t, Name> names_;
+    std::vector<std::pair<uint32_t, uint32_t>> pending_;  // service id, namespace id
+};
 
 std::string duration_str(double us) {
     if (std::isnan(us)) return "-";
@@ -150,11 +200,9 @@ std::vector<Row> rows_of(const Snapshot& before, const Snapshot& now) {
         row.rx_s = rate(b.bytes_received, r.bytes_received);
         row.tx_s = rate(b.bytes_sent, r.bytes_sent);
         row.inbound_s = rate(b.inbound, r.inbound);
-        hl_hist d{};
-        for (int i = 0; i < HL_HIST_BUCKETS; ++i)
-            d.bucket[i] = r.rtt.bucket[i] >= b.rtt.bucket[i] ? r.rtt.bucket[i] - b.rtt.bucket[i] : 0;
-        row.p50 = quantile_us(d, 0.50);
-        row.p99 = quantile_us(d, 0.99);
+        hl_hist d = hist_delta(r.rtt, b.rtt);
+        row.p50 = hist_quantile_us(d, 0.50);
+        row.p99 = hist_quantile_us(d, 0.99);
         rows.push_back(row);
     }
     return rows;
@@ -318,16 +366,15 @@ Result<Output> cmd_top(Context& ctx, Words args) {
     }
     auto maps = open_maps(ctx);
     if (!maps) return maps.error();
-    auto first = read_snapshot(*maps);
-    if (!first) return first.error();
+    SnapshotReader reader(*maps);
+    Result<Snapshot> first = reader.read();
     auto wait = std::chrono::milliseconds(static_cast<long>(interval * 1000));
 
     const bool live = !ctx.opts.json && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
     if (!live) {
         // One sample: two reads an interval apart.
         std::this_thread::sleep_for(wait);
-        auto second = read_snapshot(*maps);
-        if (!second) return second.error();
+        Result<Snapshot> second = reader.read();
         auto rows = rows_of(*first, *second);
         sort_rows(rows, key);
         size_t n = limit ? limit : rows.size();
@@ -361,10 +408,8 @@ Result<Output> cmd_top(Context& ctx, Words args) {
                 if (pos == std::string::npos) continue;
                 key = static_cast<SortKey>(pos);
             } else {
-                auto snap = read_snapshot(*maps);
-                if (!snap) return snap.error();
                 before = std::move(now);
-                now = std::move(snap.value());
+                now = reader.read();
                 rows = rows_of(before, now);
                 next = now.at + wait;
             }

@@ -88,7 +88,7 @@ std::string human(double v) {
     return buf;
 }
 
-json lifecycle_json(const ServiceView& s) {
+json lifecycle_json(const ServiceView& s, bool with_histograms) {
     auto hist = [](const hl_hist& h) {
         json buckets = json::array();
         uint64_t n = 0;
@@ -99,17 +99,20 @@ json lifecycle_json(const ServiceView& s) {
         }
         return json{{"count", n}, {"sum_us", h.sum_us}, {"buckets", buckets}};
     };
-    return json{{"active", s.gauge.active},
-                {"established", s.lc.established},
-                {"errors", errors_json(s.lc.errors)},
-                {"bytes_sent", s.lc.bytes_sent},
-                {"bytes_received", s.lc.bytes_received},
-                {"connect_duration", hist(s.hist.connect)},
-                {"rtt", hist(s.hist.rtt)},
-                {"inbound", {{"connections", s.lc.inbound},
-                             {"active", s.gauge.inbound_active},
-                             {"bytes_sent", s.lc.inbound_bytes_sent},
-                             {"bytes_received", s.lc.inbound_bytes_received}}}};
+    json j{{"active", s.gauge.active},
+           {"established", s.lc.established},
+           {"errors", errors_json(s.lc.errors)},
+           {"bytes_sent", s.lc.bytes_sent},
+           {"bytes_received", s.lc.bytes_received},
+           {"inbound", {{"connections", s.lc.inbound},
+                        {"active", s.gauge.inbound_active},
+                        {"bytes_sent", s.lc.inbound_bytes_sent},
+                        {"bytes_received", s.lc.inbound_bytes_received}}}};
+    if (with_histograms) {
+        j["connect_duration"] = hist(s.hist.connect);
+        j["rtt"] = hist(s.hist.rtt);
+    }
+    return j;
 }
 
 json errors_json(const __u64 (&errors)[HL_REASONS]) {
@@ -144,7 +147,8 @@ json service_json(const ServiceView& s, bool with_backends) {
            {"stats", stats_json(s.stats)}};
     // prefer: local: whose backends the table in force holds.
     if (s.prefer == Prefer::Local) j["table"] = s.local_table ? "local" : "all";
-    if (s.protocol == Protocol::Tcp) j["lifecycle"] = lifecycle_json(s);
+    // The histograms only for one service (show): a list of 65,536 stays small.
+    if (s.protocol == Protocol::Tcp) j["lifecycle"] = lifecycle_json(s, with_backends);
     if (with_backends) {
         json bs = json::array();
         for (const auto& b : s.backends)

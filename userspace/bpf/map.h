@@ -147,7 +147,7 @@ public:
             }
             for (uint32_t i = 0; i < count && keys[i] < end; ++i)
                 if (want(keys[i])) f(keys[i], &vals[i * ncpu], ncpu);
-            if (err == ENOENT || count == 0) break;
+            if (err == ENOENT || count == 0 || keys[count - 1] + 1 >= end) break;
             start = keys[count - 1] + 1;
             in = out;
         }
@@ -166,15 +166,17 @@ public:
     }
 };
 
-// An ARRAY map made with BPF_F_MMAPABLE, mapped into this process: values
-// are read, and single fields stored atomically, without a syscall, and a
-// store to one field cannot undo the kernel's concurrent change of another
-// (a map update writes the whole value).
+// An ARRAY map made with BPF_F_MMAPABLE. Reads go through the syscall
+// (batched for many indexes), so a reader does not map, and count in its
+// RSS, megabytes of kernel memory it only glances at; the one who writes
+// single fields (at()) maps it on first use: an atomic store to one field
+// cannot undo the kernel's concurrent change of another, as a map update,
+// which writes the whole value, would.
 template <class V>
 class MappedArray : public MapBase {
 public:
     MappedArray() = default;
-    MappedArray(UniqueFd fd, std::string name) : MapBase(std::move(fd), std::move(name)) { map(); }
+    MappedArray(UniqueFd fd, std::string name) : MapBase(std::move(fd), std::move(name)) {}
     MappedArray(MappedArray&& o) noexcept : MapBase(std::move(o)) { take(o); }
     MappedArray& operator=(MappedArray&& o) noexcept {
         if (this != &o) {
@@ -186,17 +188,42 @@ public:
     }
     ~MappedArray() { unmap(); }
 
-    bool mapped() const { return base_ != nullptr; }
-    uint32_t size() const { return entries_; }
-    // The value at index, as the kernel has it now (a copy, read field by
-    // field); zeroes when out of range or not mapped.
+    // The value at index as the kernel has it now; zeroes when out of range.
     V get(uint32_t index) const {
         V v{};
-        if (index < entries_ && base_) std::memcpy(&v, at(index), sizeof(V));
+        if (bpf_map_lookup_elem(fd(), &index, &v) != 0) return V{};
         return v;
     }
-    // The value in place, for atomic loads and stores of single fields.
-    V* at(uint32_t index) const {
+    // Visits the indexes in [0, end) that want() accepts: f(index, value).
+    // One syscall per 1024 indexes.
+    template <class Want, class F>
+    void for_each(uint32_t end, Want&& want, F&& f) const {
+        const uint32_t chunk = 1024;
+        std::vector<uint32_t> keys(chunk);
+        std::vector<V> vals(chunk);
+        uint32_t in = 0, out = 0;
+        LIBBPF_OPTS(bpf_map_batch_opts, opts);
+        for (bool first = true; end;) {
+            uint32_t count = chunk;
+            int r = bpf_map_lookup_batch(fd(), first ? nullptr : &in, &out, keys.data(), vals.data(), &count, &opts);
+            int err = r ? errno : 0;
+            if (err && err != ENOENT) {
+                if (first)  // no batches here: one by one
+                    for (uint32_t i = 0; i < end; ++i)
+                        if (want(i)) f(i, get(i));
+                return;
+            }
+            for (uint32_t i = 0; i < count && keys[i] < end; ++i)
+                if (want(keys[i])) f(keys[i], vals[i]);
+            if (err == ENOENT || count == 0 || keys[count - 1] + 1 >= end) return;
+            in = out;
+            first = false;
+        }
+    }
+    // The value in place, for atomic loads and stores of single fields;
+    // nullptr when out of range or the map cannot be mapped.
+    V* at(uint32_t index) {
+        if (!base_) map();
         return index < entries_ && base_ ? reinterpret_cast<V*>(static_cast<char*>(base_) + size_t{index} * stride_)
                                          : nullptr;
     }
@@ -217,7 +244,6 @@ private:
         size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
         len_ = (size_t{info.max_entries} * stride_ + page - 1) / page * page;
         void* p = ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, fd(), 0);
-        if (p == MAP_FAILED) p = ::mmap(nullptr, len_, PROT_READ, MAP_SHARED, fd(), 0);  // a read-only pin
         if (p == MAP_FAILED) return;
         base_ = p;
         entries_ = info.max_entries;

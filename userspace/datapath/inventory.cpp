@@ -65,13 +65,15 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
         maps.service_stats.for_each(end, want, [&](uint32_t id, const hl_service_stats* v, size_t n) {
             inv.services[index[id]].stats = sum_per_cpu(v, n);
         });
-        read_lifecycle(maps, end, want,
-                       [&](uint32_t id, const hl_service_lc& lc, const hl_service_gauge& g, const hl_service_hist& h) {
-                           auto& s = inv.services[index[id]];
-                           s.lc = lc;
-                           s.gauge = g;
-                           s.hist = h;
-                       });
+        maps.service_lc.for_each(end, want, [&](uint32_t id, const hl_service_lc* v, size_t n) {
+            inv.services[index[id]].lc = sum_per_cpu(v, n);
+        });
+        maps.service_gauge.for_each(end, want, [&](uint32_t id, const hl_service_gauge* v, size_t n) {
+            inv.services[index[id]].gauge = sum_per_cpu(v, n);
+        });
+        maps.service_hist.for_each(end, want, [&](uint32_t id, const hl_service_hist* v, size_t n) {
+            inv.services[index[id]].hist = sum_per_cpu(v, n);
+        });
     }
     std::map<uint32_t, std::map<uint32_t, uint32_t>> slot_counts;  // service -> backend -> slots
     maps.slots.for_each([&](const hl_slot_key& k, uint32_t bid) {
@@ -89,10 +91,6 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
         v.spec.state = static_cast<BackendState>(b.state);
         v.spec.remote = b.flags & HL_BACKEND_F_REMOTE;
         v.slots = slot_counts[b.service_id][id];
-        if (with_stats) {
-            v.live = maps.backend_live.get(id);
-            v.lc = maps.backend_lc.get(id);
-        }
         inv.services[it->second].backends.push_back(v);
     });
     if (with_stats) {
@@ -103,11 +101,17 @@ Inventory read_inventory(const MapSet& maps, bool with_stats) {
                 conns[b.id] = 0;
                 end = std::max(end, b.id + 1);
             }
+        auto want = [&](uint32_t id) { return conns.count(id) != 0; };
         maps.backend_stats.for_each(
-            end, [&](uint32_t id) { return conns.count(id) != 0; },
-            [&](uint32_t id, const hl_backend_stats* v, size_t n) { conns[id] = sum_per_cpu(v, n).connections; });
+            end, want, [&](uint32_t id, const hl_backend_stats* v, size_t n) { conns[id] = sum_per_cpu(v, n).connections; });
+        std::unordered_map<uint32_t, std::pair<hl_backend_live, hl_backend_lc>> lc;
+        maps.backend_live.for_each(end, want, [&](uint32_t id, const hl_backend_live& v) { lc[id].first = v; });
+        maps.backend_lc.for_each(end, want, [&](uint32_t id, const hl_backend_lc& v) { lc[id].second = v; });
         for (auto& s : inv.services)
-            for (auto& b : s.backends) b.connections = conns[b.id];
+            for (auto& b : s.backends) {
+                b.connections = conns[b.id];
+                if (auto it = lc.find(b.id); it != lc.end()) std::tie(b.live, b.lc) = it->second;
+            }
     }
     for (auto& s : inv.services)
         std::sort(s.backends.begin(), s.backends.end(), [](auto& a, auto& b) { return a.id < b.id; });

@@ -72,18 +72,4 @@ V sum_per_cpu(const V* vals, size_t n) {
     return out;
 }
 
-// The per-service lifecycle maps, read in batches for the ids that want()
-// accepts: f(id, lc, gauge, hist).
-template <class Want, class F>
-void read_lifecycle(const MapSet& maps, uint32_t end, Want&& want, F&& f) {
-    std::map<uint32_t, hl_service_lc> lc;
-    std::map<uint32_t, hl_service_gauge> gauge;
-    maps.service_lc.for_each(end, want, [&](uint32_t id, const hl_service_lc* v, size_t n) { lc[id] = sum_per_cpu(v, n); });
-    maps.service_gauge.for_each(end, want,
-                                [&](uint32_t id, const hl_service_gauge* v, size_t n) { gauge[id] = sum_per_cpu(v, n); });
-    maps.service_hist.for_each(end, want, [&](uint32_t id, const hl_service_hist* v, size_t n) {
-        f(id, lc[id], gauge[id], sum_per_cpu(v, n));
-    });
-}
-
 }  // namespace hl

@@ -7,8 +7,8 @@
 #include <prometheus/metric_type.h>
 
 #include "datapath/inventory.h"
+#include "metrics/histogram.h"
 
-#include <limits>
 
 namespace hl {
 
@@ -43,8 +43,7 @@ void add_histogram(MetricFamily& f, std::vector<ClientMetric::Label> labels, con
         cum += h.bucket[i];
         ClientMetric::Bucket b;
         b.cumulative_count = cum;
-        b.upper_bound = i + 1 < HL_HIST_BUCKETS ? static_cast<double>(HL_HIST_BOUND_US(i)) / 1e6
-                                                : std::numeric_limits<double>::infinity();
+        b.upper_bound = hist_bound_us(i) / 1e6;  // +Inf stays +Inf
         m.histogram.bucket.push_back(b);
     }
     m.histogram.sample_count = cum;
@@ -53,12 +52,6 @@ void add_histogram(MetricFamily& f, std::vector<ClientMetric::Label> labels, con
 }
 
 const char* const kReasons[HL_REASONS] = {"refused", "timeout", "reset", "other"};
-
-uint64_t count(const hl_hist& h) {
-    uint64_t n = 0;
-    for (auto b : h.bucket) n += b;
-    return n;
-}
 
 // A service's lifecycle series appear once it has had a connection the
 // sockops program followed (as a client library's labelled series appear
@@ -167,8 +160,8 @@ std::vector<MetricFamily> DatapathCollector::Collect() const {
                 add(svc_errors, {l[0], l[1], {"reason", kReasons[r]}}, static_cast<double>(s.lc.errors[r]));
             add(svc_bytes, {l[0], l[1], {"direction", "sent"}}, static_cast<double>(s.lc.bytes_sent));
             add(svc_bytes, {l[0], l[1], {"direction", "received"}}, static_cast<double>(s.lc.bytes_received));
-            if (count(s.hist.connect)) add_histogram(svc_connect, l, s.hist.connect);
-            if (count(s.hist.rtt)) add_histogram(svc_rtt, l, s.hist.rtt);
+            if (hist_count(s.hist.connect)) add_histogram(svc_connect, l, s.hist.connect);
+            if (hist_count(s.hist.rtt)) add_histogram(svc_rtt, l, s.hist.rtt);
         }
         if (tcp && has_inbound(s)) {
             add(in_conns, l, static_cast<double>(s.lc.inbound));
