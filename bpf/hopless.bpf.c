@@ -8,6 +8,7 @@
 #include "lib/ns.h"
 #include "lib/stats.h"
 #include "lib/lb.h"
+#include "lib/kern.h"
 #include "lib/sock.h"
 #include "lib/trace.h"
 #include "lib/lifecycle.h"
@@ -97,9 +98,9 @@ int hl_connect4(struct bpf_sock_addr *ctx)
 	if (hl_current_ns(&ns))
 		return HL_VERDICT_PASS;
 	hl_key_v4(&key, ctx, ns);
-	int err = hl_select(&key, 1, bpf_get_netns_cookie(ctx), &sel);
+	int err = hl_select(&key, 1, ctx, &sel);
 	if (err == -ENOENT) {
-		hl_sock_forget(ctx->sk);
+		hl_sock_forget(ctx, &key);
 		return HL_VERDICT_PASS;
 	}
 	if (err)
@@ -123,9 +124,9 @@ int hl_connect6(struct bpf_sock_addr *ctx)
 	/* A v4-mapped destination (::ffff:127.255.0.1 on a dual-stack socket)
 	 * is already in the key's form, so it finds the v4 VIP. */
 	hl_key_v6(&key, ctx, ns);
-	int err = hl_select(&key, 0, bpf_get_netns_cookie(ctx), &sel);
+	int err = hl_select(&key, 0, ctx, &sel);
 	if (err == -ENOENT) {
-		hl_sock_forget(ctx->sk);
+		hl_sock_forget(ctx, &key);
 		return HL_VERDICT_PASS;
 	}
 	if (err)
@@ -141,10 +142,14 @@ int hl_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/getpeername4")
 int hl_getpeername4(struct bpf_sock_addr *ctx)
 {
-	struct hl_sock_meta *m = bpf_sk_storage_get(&hl_sock_v1, ctx->sk, 0, 0);
-	if (m && m->vip_family == HL_FAMILY_V4) {
-		ctx->user_ip4 = hl_addr_v4(m->vip);
-		ctx->user_port = m->vip_port;
+	struct hl_endpoint_key peer = { .port = (__u16)ctx->user_port };
+	__u8 vip[16], family;
+	__u16 vip_port;
+
+	hl_addr_from_v4(peer.addr, ctx->user_ip4);
+	if (hl_sock_vip(ctx, &peer, vip, &vip_port, &family) == 0 && family == HL_FAMILY_V4) {
+		ctx->user_ip4 = hl_addr_v4(vip);
+		ctx->user_port = vip_port;
 	}
 	return HL_VERDICT_PASS;
 }
@@ -152,14 +157,22 @@ int hl_getpeername4(struct bpf_sock_addr *ctx)
 SEC("cgroup/getpeername6")
 int hl_getpeername6(struct bpf_sock_addr *ctx)
 {
-	struct hl_sock_meta *m = bpf_sk_storage_get(&hl_sock_v1, ctx->sk, 0, 0);
-	if (m) {
-		const __u32 *w = (const __u32 *)m->vip;
-		ctx->user_ip6[0] = w[0];
-		ctx->user_ip6[1] = w[1];
-		ctx->user_ip6[2] = w[2];
-		ctx->user_ip6[3] = w[3];
-		ctx->user_port = m->vip_port;
+	struct hl_endpoint_key peer = { .port = (__u16)ctx->user_port };
+	__u32 *w = (__u32 *)peer.addr;
+	__u8 vip[16], family;
+	__u16 vip_port;
+
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	if (hl_sock_vip(ctx, &peer, vip, &vip_port, &family) == 0) {
+		const __u32 *v = (const __u32 *)vip;
+		ctx->user_ip6[0] = v[0];
+		ctx->user_ip6[1] = v[1];
+		ctx->user_ip6[2] = v[2];
+		ctx->user_ip6[3] = v[3];
+		ctx->user_port = vip_port;
 	}
 	return HL_VERDICT_PASS;
 }
@@ -204,7 +217,7 @@ HL_INLINE int hl_revnat_get(struct bpf_sock_addr *ctx, const __u8 *addr, __u16 p
 	}
 	/* Connected UDP read with recvfrom(): the socket remembers its VIP. */
 	struct hl_sock_meta *m = bpf_sk_storage_get(&hl_sock_v1, ctx->sk, 0, 0);
-	if (!m)
+	if (!m || !m->service_id)
 		return -ENOENT;
 	__u32 bid = m->backend_id;
 	struct hl_backend *be = bpf_map_lookup_elem(&hl_be_v1, &bid);
@@ -227,7 +240,7 @@ HL_INLINE int hl_sendmsg(struct bpf_sock_addr *ctx, int v4)
 		hl_key_v4(&key, ctx, ns);
 	else
 		hl_key_v6(&key, ctx, ns);
-	int err = hl_select(&key, v4, bpf_get_netns_cookie(ctx), &sel);
+	int err = hl_select(&key, v4, ctx, &sel);
 	if (err == -ENOENT)
 		return HL_VERDICT_PASS;
 	if (err)
@@ -349,6 +362,9 @@ int hl_sockops(struct bpf_sock_ops *ctx)
 		if (ctx->args[1] == BPF_TCP_CLOSE)
 			hl_lc_close(ctx, ctx->args[0]);
 		break;
+	case BPF_SOCK_OPS_RTO_CB:
+		hl_lc_rto(ctx);
+		break;
 	}
 	return 1; /* sockops programs never veto */
 }
@@ -365,6 +381,7 @@ _Static_assert(sizeof(struct hl_service_hist) == 208, "hl_service_hist layout");
 _Static_assert(sizeof(struct hl_backend_live) == 16, "hl_backend_live layout");
 _Static_assert(sizeof(struct hl_backend_lc) == 48, "hl_backend_lc layout");
 _Static_assert(sizeof(struct hl_endpoint_key) == 20, "hl_endpoint_key layout");
+_Static_assert(sizeof(struct hl_peer) == 32, "hl_peer layout");
 _Static_assert(sizeof(struct hl_connect_failure) == 24, "hl_connect_failure layout");
 _Static_assert(sizeof(struct hl_trace_ctl) == 16, "hl_trace_ctl layout");
 _Static_assert(sizeof(struct hl_trace_event) == 112, "hl_trace_event layout");

@@ -170,7 +170,8 @@ HL_INLINE int hl_pick_slot(const struct hl_service *svc, int v4_only, struct hl_
 	return -ECONNREFUSED;
 }
 
-HL_INLINE int hl_select(const struct hl_service_key *key, int v4_only, __u64 netns_cookie,
+/* ctx: the hook's, for the client's network namespace (affinity only). */
+HL_INLINE int hl_select(const struct hl_service_key *key, int v4_only, struct bpf_sock_addr *ctx,
 			struct hl_selection *out)
 {
 	int err = -ECONNREFUSED;
@@ -187,7 +188,7 @@ HL_INLINE int hl_select(const struct hl_service_key *key, int v4_only, __u64 net
 
 		struct hl_affinity_key ak = {};
 		if (svc.affinity_timeout_s) {
-			ak.netns_cookie = netns_cookie;
+			ak.netns_cookie = bpf_get_netns_cookie(ctx);
 			ak.cgroup_id = bpf_get_current_cgroup_id();
 			ak.service_id = svc.id;
 			if (hl_affinity_get(&ak, &svc, v4_only, out) == 0) {

@@ -4,34 +4,34 @@
  * duration) and of every connection accepted on a backend address:port
  * (the server side). A few callbacks per connection, none per packet:
  *
- *   TCP_CONNECT_CB       redirected socket (it has hl_sock_v1 storage):
- *                        arm STATE_CB, note the time
+ *   TCP_CONNECT_CB       a socket the connect hook marked HL_MARK_REDIRECTED:
+ *                        arm STATE_CB
  *   TIMEOUT_INIT         connect_timeout below 1 s: a shorter first SYN RTO
- *   ACTIVE_ESTABLISHED   active +1, connect duration
+ *   RTO_CB               (the mark's own callback) a SYN retransmitted: note
+ *                        when the first left, for the connect's duration
+ *   ACTIVE_ESTABLISHED   active +1, connect duration; HL_MARK_COUNTED
  *   PASSIVE_ESTABLISHED  local address:port a backend's (hl_ep_v1)? inbound
  *   STATE_CB -> CLOSE    active -1, bytes, RTT; or a failure and its reason
  *
- * Sockets that hopless did not redirect or accept for a service never get
- * STATE_CB armed, so they cost the always-on callbacks only, each of which
- * returns after a load and a compare. */
+ * A redirected socket is counted for the service and backend its peer's
+ * entry in hl_peer_v1 names (or its own hl_sock_v1 record: a SECONDARY
+ * backend), the same at the open and at the close: nothing is allocated per
+ * connection. Sockets that hopless did not redirect or accept for a service
+ * never get STATE_CB armed, so they cost the always-on callbacks only, each
+ * of which returns after a load and a compare. */
 #ifndef HL_BPF_LIFECYCLE_H
 #define HL_BPF_LIFECYCLE_H
 
 #include "common.h"
 #include "maps.h"
 #include "trace.h"
+#include "kern.h"
 
 #ifndef AF_INET
 #define AF_INET 2
 #endif
 #ifndef AF_INET6
 #define AF_INET6 10
-#endif
-#ifndef SOL_TCP
-#define SOL_TCP 6
-#endif
-#ifndef TCP_USER_TIMEOUT
-#define TCP_USER_TIMEOUT 18
 #endif
 #ifndef EPIPE
 #define EPIPE 32
@@ -56,19 +56,10 @@ extern unsigned int CONFIG_HZ __kconfig __weak;
  * RST to the SYN, ETIMEDOUT when the SYN retries or TCP_USER_TIMEOUT ran
  * out, ECONNRESET for a RST later, ECONNABORTED for bpf_sock_destroy), 0 for
  * an orderly close or one the application made. */
-struct sock___hl {
-	int sk_err;
-} __attribute__((preserve_access_index));
-
 HL_INLINE int hl_sock_err(struct bpf_sock_ops *ctx)
 {
-	struct bpf_sock *sk = ctx->sk;
-	if (!sk)
-		return 0;
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return 0;
-	return ((struct sock___hl *)tp)->sk_err;
+	struct tcp_sock *tp = hl_tcp_sock(ctx->sk);
+	return tp ? ((struct sock___hl *)tp)->sk_err : 0;
 }
 
 /* 0: not a failure (an orderly close, the application's own abort, or
@@ -91,11 +82,6 @@ HL_INLINE __u8 hl_reason_of(int err)
 	}
 }
 
-HL_INLINE __u32 hl_now_us(void)
-{
-	return (__u32)(bpf_ktime_get_ns() / 1000);
-}
-
 HL_INLINE void hl_hist_add(struct hl_hist *h, __u64 us)
 {
 	__u32 b = 0;
@@ -109,6 +95,7 @@ HL_INLINE void hl_hist_add(struct hl_hist *h, __u64 us)
 	__sync_fetch_and_add(&h->sum_us, us);
 }
 
+/* A socket's hl_sock_v1 record, if it has one. */
 HL_INLINE struct hl_sock_meta *hl_lc_meta(struct bpf_sock_ops *ctx)
 {
 	struct bpf_sock *sk = ctx->sk;
@@ -117,9 +104,57 @@ HL_INLINE struct hl_sock_meta *hl_lc_meta(struct bpf_sock_ops *ctx)
 	return bpf_sk_storage_get(&hl_sock_v1, sk, 0, 0);
 }
 
-HL_INLINE int hl_lc_armed(struct bpf_sock_ops *ctx)
+/* A redirected socket's service and backend. */
+struct hl_conn {
+	__u32 sid, bid;
+	struct hl_sock_meta *rec; /* its hl_sock_v1 record, if any */
+	int own;                  /* the record names the service (a SECONDARY backend) */
+	struct hl_peer *p;        /* its peer's entry, when the record does not */
+};
+
+HL_INLINE int hl_lc_conn(struct bpf_sock_ops *ctx, struct hl_conn *c)
 {
-	return ctx->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_STATE_CB_FLAG;
+	c->p = NULL;
+	c->rec = hl_lc_meta(ctx);
+	c->own = c->rec && c->rec->service_id;
+	if (c->own) {
+		c->sid = c->rec->service_id;
+		c->bid = c->rec->backend_id;
+		return 0;
+	}
+	struct hl_endpoint_key k = {};
+	if (ctx->family == AF_INET) {
+		hl_addr_from_v4(k.addr, ctx->remote_ip4);
+	} else {
+		__u32 *w = (__u32 *)k.addr;
+		w[0] = ctx->remote_ip6[0];
+		w[1] = ctx->remote_ip6[1];
+		w[2] = ctx->remote_ip6[2];
+		w[3] = ctx->remote_ip6[3];
+	}
+	/* remote_port holds the network-order port in its upper 16 bits. */
+	k.port = (__u16)(ctx->remote_port >> 16);
+	c->p = bpf_map_lookup_elem(&hl_peer_v1, &k);
+	if (!c->p)
+		return -ENOENT;
+	c->sid = c->p->service_id;
+	c->bid = c->p->backend_id;
+	return 0;
+}
+
+/* Whether the socket's TCP_USER_TIMEOUT of `ms` is the one the connect hook
+ * set for connect_timeout (an application's own stays). A socket with a
+ * record says so in it; otherwise the value is the service's. */
+HL_INLINE int hl_lc_timeout_ours(const struct hl_conn *c, int ms)
+{
+	if (c->own)
+		return c->rec->flags & HL_SOCK_USER_TIMEOUT;
+	return c->p && c->p->connect_timeout_cs && ms == (int)c->p->connect_timeout_cs * 10;
+}
+
+HL_INLINE int hl_lc_may_have_timeout(const struct hl_conn *c)
+{
+	return c->own ? (c->rec->flags & HL_SOCK_USER_TIMEOUT) : (c->p && c->p->connect_timeout_cs);
 }
 
 HL_INLINE void hl_lc_arm(struct bpf_sock_ops *ctx)
@@ -127,17 +162,20 @@ HL_INLINE void hl_lc_arm(struct bpf_sock_ops *ctx)
 	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
+HL_INLINE int hl_lc_redirected(struct bpf_sock_ops *ctx)
+{
+	return ctx->bpf_sock_ops_cb_flags & HL_MARK_REDIRECTED;
+}
+
 /* TCP_CONNECT_CB: right before the SYN is built (once per connect). The
  * STATE callback must be armed before the SYN leaves, or a refused or timed
- * out connect would never be seen. */
+ * out connect would never be seen; armed here rather than by the connect
+ * hook, whose bpf_setsockopt would add a callback for CLOSE -> SYN_SENT. */
 HL_INLINE void hl_lc_connect(struct bpf_sock_ops *ctx)
 {
-	struct hl_sock_meta *m = hl_lc_meta(ctx);
-	if (!m)
-		return; /* not redirected: nothing to follow */
-	hl_lc_arm(ctx);
-	m->flags &= ~(HL_SOCK_ESTABLISHED | HL_SOCK_CLOSED);
-	m->connect_us = hl_now_us();
+	__u32 f = ctx->bpf_sock_ops_cb_flags;
+	if (f & HL_MARK_REDIRECTED)
+		bpf_sock_ops_cb_flags_set(ctx, f | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
 /* TIMEOUT_INIT: the first SYN's RTO, in jiffies (also asked again at each
@@ -147,36 +185,64 @@ HL_INLINE void hl_lc_connect(struct bpf_sock_ops *ctx)
  * only when a retransmission timer fires, the first after 1 s. */
 HL_INLINE void hl_lc_timeout_init(struct bpf_sock_ops *ctx)
 {
-	if (!hl_lc_armed(ctx) || !CONFIG_HZ)
-		return;
-	struct hl_sock_meta *m = hl_lc_meta(ctx);
-	if (!m || !(m->flags & HL_SOCK_USER_TIMEOUT))
+	if (!hl_lc_redirected(ctx) || !CONFIG_HZ)
 		return;
 	int ms = 0;
 	if (bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) || ms <= 0 || ms >= 1000)
+		return;
+	struct hl_conn c;
+	if (hl_lc_conn(ctx, &c) || !hl_lc_timeout_ours(&c, ms))
 		return;
 	/* Three SYNs within the deadline: at 0, T/3 and 2T/3. */
 	__u32 rto = (__u32)ms * CONFIG_HZ / 3000;
 	ctx->reply = rto ? rto : 1;
 }
 
+/* RTO_CB, which the redirect mark asks for: in SYN_SENT, the first SYN went
+ * unanswered. The connect's duration is then more than the RTT the SYN-ACK
+ * gives, so this rare connect gets a record holding when its first SYN left
+ * (args: retransmissions so far, the RTO that just ran out, in jiffies). */
+HL_INLINE void hl_lc_rto(struct bpf_sock_ops *ctx)
+{
+	if (!hl_lc_redirected(ctx) || ctx->state != BPF_TCP_SYN_SENT || ctx->args[0] || !CONFIG_HZ)
+		return;
+	struct bpf_sock *sk = ctx->sk;
+	if (!sk)
+		return;
+	struct hl_sock_meta *m = bpf_sk_storage_get(&hl_sock_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!m || m->connect_us)
+		return; /* no memory, or a record that knows already (a SECONDARY backend's) */
+	__u32 waited_us = (__u32)((__u64)ctx->args[1] * 1000000 / CONFIG_HZ);
+	m->connect_us = (hl_now_us() - waited_us) | 1; /* 0 means "not noted" */
+}
+
+/* ACTIVE_ESTABLISHED: counted once (HL_MARK_COUNTED), for the service and
+ * backend the close will take it back from. */
 HL_INLINE void hl_lc_established(struct bpf_sock_ops *ctx)
 {
-	if (!hl_lc_armed(ctx))
+	__u32 f = ctx->bpf_sock_ops_cb_flags;
+	if ((f & (HL_MARK_REDIRECTED | HL_MARK_COUNTED)) != HL_MARK_REDIRECTED)
 		return;
-	struct hl_sock_meta *m = hl_lc_meta(ctx);
-	if (!m || (m->flags & (HL_SOCK_ESTABLISHED | HL_SOCK_CLOSED)))
-		return;
-	m->flags |= HL_SOCK_ESTABLISHED;
-	if (m->flags & HL_SOCK_USER_TIMEOUT) {
+	struct hl_conn c;
+	if (hl_lc_conn(ctx, &c))
+		return; /* its backend left every service meanwhile: not followed */
+	bpf_sock_ops_cb_flags_set(ctx, f | HL_MARK_COUNTED);
+	if (hl_lc_may_have_timeout(&c)) {
 		/* connect_timeout bounds the connect only: an established
 		 * connection keeps the kernel's retransmission budget. */
-		int zero = 0;
-		bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
-		m->flags &= ~HL_SOCK_USER_TIMEOUT;
+		int ms = 0;
+		if (bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) == 0 && ms > 0 &&
+		    hl_lc_timeout_ours(&c, ms)) {
+			int zero = 0;
+			bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
+		}
 	}
-	__u32 us = hl_now_us() - m->connect_us;
-	__u32 sid = m->service_id, bid = m->backend_id;
+	/* connect() to established: the SYN's RTT (the first sample of srtt,
+	 * kept times 8), unless the SYN had to be sent again (hl_lc_rto) or the
+	 * connect hook noted the time itself (a record of its own). */
+	struct hl_sock_meta *m = c.rec;
+	__u32 us = m && m->connect_us ? hl_now_us() - m->connect_us : ctx->srtt_us >> 3;
+	__u32 sid = c.sid, bid = c.bid;
 
 	struct hl_backend_live *live = bpf_map_lookup_elem(&hl_belive_v1, &bid);
 	if (live) {
@@ -255,12 +321,10 @@ HL_INLINE __u64 hl_payload_received(struct bpf_sock_ops *ctx, __u32 old, int err
 	return hl_payload(ctx->bytes_received, ctl);
 }
 
-HL_INLINE void hl_lc_close_redirected(struct bpf_sock_ops *ctx, struct hl_sock_meta *m, __u32 old)
+/* The end of a redirected connection that was counted established (or, if
+ * not, a failed connect) for service sid and backend bid. */
+HL_INLINE void hl_lc_count_close(struct bpf_sock_ops *ctx, __u32 sid, __u32 bid, int established, __u32 old)
 {
-	if (m->flags & HL_SOCK_CLOSED)
-		return;
-	m->flags |= HL_SOCK_CLOSED;
-	__u32 sid = m->service_id, bid = m->backend_id;
 	int err = hl_sock_err(ctx);
 	__u8 reason = hl_reason_of(err);
 	struct hl_service_lc *lc = bpf_map_lookup_elem(&hl_svclc_v1, &sid);
@@ -268,7 +332,7 @@ HL_INLINE void hl_lc_close_redirected(struct bpf_sock_ops *ctx, struct hl_sock_m
 	struct hl_backend_live *live = bpf_map_lookup_elem(&hl_belive_v1, &bid);
 	struct hl_trace_event *e;
 
-	if (!(m->flags & HL_SOCK_ESTABLISHED)) {
+	if (!established) {
 		/* Never established: a failed connect, unless the application
 		 * gave up on it itself (closed it in SYN_SENT: no error). */
 		if (!reason)
@@ -293,7 +357,6 @@ HL_INLINE void hl_lc_close_redirected(struct bpf_sock_ops *ctx, struct hl_sock_m
 		return;
 	}
 
-	m->flags &= ~HL_SOCK_ESTABLISHED;
 	__u64 sent = hl_payload_sent(ctx, old, err, 1);
 	__u64 received = hl_payload_received(ctx, old, err);
 	__u32 rtt_us = ctx->srtt_us >> 3; /* the kernel keeps srtt times 8 */
@@ -420,13 +483,42 @@ HL_INLINE void hl_lc_close_inbound(struct bpf_sock_ops *ctx, __u32 old)
 	}
 }
 
+/* A redirected socket of the datapath before issue 12 (the upgrade kept it
+ * open): its record says what was counted. */
+HL_INLINE void hl_lc_close_recorded(struct bpf_sock_ops *ctx, struct hl_sock_meta *m, __u32 old)
+{
+	if (!m->service_id || (m->flags & HL_SOCK_CLOSED))
+		return;
+	m->flags |= HL_SOCK_CLOSED;
+	int established = m->flags & HL_SOCK_ESTABLISHED;
+	m->flags &= ~HL_SOCK_ESTABLISHED;
+	hl_lc_count_close(ctx, m->service_id, m->backend_id, established, old);
+}
+
 /* STATE_CB into CLOSE from `old`: the end of a followed socket, whichever
  * it is. */
 HL_INLINE void hl_lc_close(struct bpf_sock_ops *ctx, __u32 old)
 {
+	__u32 f = ctx->bpf_sock_ops_cb_flags;
+	if (f & HL_MARK_REDIRECTED) {
+		/* Unmarked first: a second run of this program (an attached
+		 * cgroup below another) finds nothing left to count, and a
+		 * socket that connects again starts afresh. */
+		bpf_sock_ops_cb_flags_set(ctx, f & ~(HL_MARK_REDIRECTED | HL_MARK_COUNTED | BPF_SOCK_OPS_STATE_CB_FLAG));
+		struct hl_conn c;
+		if (hl_lc_conn(ctx, &c) == 0)
+			hl_lc_count_close(ctx, c.sid, c.bid, f & HL_MARK_COUNTED, old);
+		if (c.rec) {
+			/* A record of this connection must not outlive it. */
+			struct bpf_sock *sk = ctx->sk;
+			if (sk)
+				bpf_sk_storage_delete(&hl_sock_v1, sk);
+		}
+		return;
+	}
 	struct hl_sock_meta *m = hl_lc_meta(ctx);
 	if (m)
-		hl_lc_close_redirected(ctx, m, old);
+		hl_lc_close_recorded(ctx, m, old);
 	else
 		hl_lc_close_inbound(ctx, old);
 }

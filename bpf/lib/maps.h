@@ -78,6 +78,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } hl_sock_v1 SEC(".maps");
 
+/* Backend TCP address:port -> the VIP, service and backend a redirected
+ * socket connected there belongs to (see HL_MARK_REDIRECTED in abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HL_DEFAULT_MAX_BACKENDS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hl_endpoint_key);
+	__type(value, struct hl_peer);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hl_peer_v1 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HL_DEFAULT_AFFINITY_ENTRIES);

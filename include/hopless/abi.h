@@ -55,8 +55,12 @@
 #define HL_SVC_F_PREFER_LOCAL 1  /* prefer: local */
 #define HL_SVC_F_LOCAL_TABLE  2  /* the table in force holds only this host's own backends */
 
-/* struct hl_backend.flags (the same: the daemon's and the CLI's). */
-#define HL_BACKEND_F_REMOTE 1  /* another host's endpoint, seen in etcd */
+/* struct hl_backend.flags. REMOTE is the daemon's and the CLI's; SECONDARY
+ * is the connect hook's: another service's backend was at this TCP
+ * address:port first and answers for it in hl_peer_v1, so a connect to this
+ * one keeps its own per-socket record (hl_sock_v1). */
+#define HL_BACKEND_F_REMOTE    1  /* another host's endpoint, seen in etcd */
+#define HL_BACKEND_F_SECONDARY 2  /* its TCP address:port is another service's in hl_peer_v1 */
 
 /* Backends whose redirected sockets are to be terminated (HASH, backend id ->
  * owning service id), filled by the daemon before it runs the socket
@@ -139,6 +143,48 @@ struct hl_backend_stats {
 	__u64 reserved;
 };
 
+/* ---- what a socket remembers of its redirect ---------------------------
+ *
+ * A redirected TCP connect allocates nothing (issue 12: the per-socket
+ * storage cost 1.7-2.35 us a connection, nearly all of hopless's cost). It
+ * marks the socket in the TCP callback flags the kernel keeps in every
+ * tcp_sock (bpf_sock_ops_cb_flags, set from the connect hook with
+ * bpf_setsockopt(SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS)), and everything else is
+ * found from the socket's peer, which is the backend's address:port, in
+ * hl_peer_v1: which VIP it was dialed as, for which service and backend.
+ * The two marks are flags whose callbacks fire only on loss (an RTO, a
+ * retransmission), so they cost nothing on a healthy connection:
+ *   REDIRECTED  the connect hook redirected this socket (until it closes);
+ *   COUNTED     the sockops program counted it established (the close takes
+ *               back exactly what that added, once, however many attached
+ *               cgroups run the program).
+ * A socket whose backend's address:port another service also names (a
+ * SECONDARY backend), and a connect whose SYN was retransmitted (for its
+ * duration), keep an hl_sock_v1 record as before; a record with a service id
+ * is the socket's identity and wins over hl_peer_v1. UDP sockets keep theirs.
+ * Another sockops program that overwrites the callback flags (instead of
+ * adding to them) would erase the marks. */
+#define HL_MARK_REDIRECTED 1  /* BPF_SOCK_OPS_RTO_CB_FLAG */
+#define HL_MARK_COUNTED    2  /* BPF_SOCK_OPS_RETRANS_CB_FLAG */
+
+/* Backend TCP address:port -> what a redirected socket connected there was
+ * dialed as (HASH hl_peer_v1, key struct hl_endpoint_key; kept by the
+ * reconciler). When several services name one address:port, the one that
+ * named it first answers (it keeps it while it names it), the others' connects
+ * keep a per-socket record. An entry outlives its backend until the next
+ * change the reconciler applies, so the sockets the daemon terminates in
+ * between are still counted and found. */
+struct hl_peer {
+	__u8  vip[16];     /* v4 stored v4-mapped */
+	__u16 vip_port;    /* network byte order */
+	__u8  vip_family;  /* HL_FAMILY_V4 / HL_FAMILY_V6: how getpeername answers */
+	__u8  pad;
+	__u32 service_id;
+	__u32 backend_id;
+	__u16 connect_timeout_cs; /* the service's (struct hl_service) */
+	__u16 pad2;
+};
+
 /* struct hl_sock_meta.flags: where the sockops program is in a redirected
  * TCP connection's life. Every step checks and sets its bit, so a socket
  * whose programs run twice (an attached cgroup below another) counts once. */
@@ -146,10 +192,14 @@ struct hl_backend_stats {
 #define HL_SOCK_ESTABLISHED  2  /* counted as active: the close takes it back */
 #define HL_SOCK_CLOSED       4  /* the close (or failure) was counted */
 
-/* Per socket (SK_STORAGE): what the connect hook decided, so getpeername can
- * answer with the VIP and the lifecycle programs can count per backend.
- * flags and connect_us took the places of padding (the layout and size are
- * those of ABI 1; a socket of an older datapath reads 0 in both). */
+/* Per socket (SK_STORAGE hl_sock_v1): what the connect hook decided, for
+ * connected UDP sockets and for TCP sockets to a SECONDARY backend (see
+ * above); TCP sockets of a datapath before issue 12 have one too, and keep
+ * being counted by it (HL_SOCK_* flags). A record whose service_id is 0 only
+ * holds connect_us: the sockops program makes one when a redirected SYN is
+ * retransmitted, the one case where the SYN's RTT is not the connect's
+ * duration. flags and connect_us took the places of padding (the layout and
+ * size are those of ABI 1; a socket of an older datapath reads 0 in both). */
 struct hl_sock_meta {
 	__u8  vip[16];
 	__u16 vip_port;    /* network byte order */

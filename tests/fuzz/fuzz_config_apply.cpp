@@ -45,6 +45,7 @@ public:
     std::map<SvcKey, hl_service> svc;
     std::map<uint32_t, hl_service_meta> meta;
     std::map<uint64_t, hl_cgroup_ns> cg;
+    std::map<std::array<uint8_t, sizeof(hl_endpoint_key)>, hl_peer> peers;
 
     static SvcKey k(const hl_service_key& key) {
         SvcKey out;
@@ -65,6 +66,15 @@ public:
     hl::Status delete_service_meta(uint32_t id) override { return meta.erase(id), hl::Ok{}; }
     hl::Status put_cgroup(uint64_t id, const hl_cgroup_ns& v) override { return cg[id] = v, hl::Ok{}; }
     hl::Status delete_cgroup(uint64_t id) override { return cg.erase(id), hl::Ok{}; }
+    hl::Status put_endpoint(const hl_endpoint_key&, uint32_t) override { return hl::Ok{}; }
+    hl::Status delete_endpoint(const hl_endpoint_key&) override { return hl::Ok{}; }
+    hl::Status put_peer(const hl_endpoint_key& key, const hl_peer& v) override { return peers[ep(key)] = v, hl::Ok{}; }
+    hl::Status delete_peer(const hl_endpoint_key& key) override { return peers.erase(ep(key)), hl::Ok{}; }
+    static std::array<uint8_t, sizeof(hl_endpoint_key)> ep(const hl_endpoint_key& key) {
+        std::array<uint8_t, sizeof(hl_endpoint_key)> out;
+        std::memcpy(out.data(), &key, sizeof key);
+        return out;
+    }
     hl::Status reset_service_counters(uint32_t) override { return hl::Ok{}; }
     hl::Status reset_backend_counters(uint32_t) override { return hl::Ok{}; }
 
@@ -100,6 +110,16 @@ public:
         }
         for (const auto& [id, b] : be)
             if (!ids.count(b.service_id)) broken("a backend belongs to no published service");
+        // Every TCP backend's address:port answers for a redirected socket.
+        std::map<uint32_t, uint8_t> proto;
+        for (const auto& [key, v] : svc) proto[v.id] = key[18];
+        for (const auto& [id, b] : be) {
+            if (proto[b.service_id] != 6 /* IPPROTO_TCP */) continue;
+            hl_endpoint_key k{};
+            std::memcpy(k.addr, b.addr, 16);
+            k.port = b.port;
+            if (!peers.count(ep(k))) broken("a TCP backend's address:port has no hl_peer_v1 entry");
+        }
         for (const auto& [id, c] : cg)
             if (!ns.count(c.ns_id)) broken("a cgroup names a namespace that does not exist");
     }

@@ -3,11 +3,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -373,6 +375,53 @@ hl::Service service(const std::string& name, const std::string& vip, uint16_t po
         s.backends.push_back(b);
     }
     return s;
+}
+
+bool eventually(const std::function<bool()>& pred) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (std::chrono::steady_clock::now() < end) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pred();
+}
+
+Pipe::Pipe() {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    r = p[0];
+    w = p[1];
+}
+
+Pipe::~Pipe() {
+    ::close(r);
+    ::close(w);
+}
+
+void Pipe::put(char c) const { (void)!::write(w, &c, 1); }
+
+bool Pipe::get(int ms) const {
+    pollfd p{r, POLLIN, 0};
+    char c;
+    return poll(&p, 1, ms) == 1 && ::read(r, &c, 1) == 1;
+}
+
+TestNetns::TestNetns() : name_(unique("hl-ns")) {
+    if (std::system(("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up").c_str()) != 0)
+        throw std::runtime_error("cannot make netns " + name_);
+}
+
+TestNetns::~TestNetns() { (void)!std::system(("ip netns del " + name_ + " 2>/dev/null").c_str()); }
+
+bool TestNetns::run(const std::string& cmd) const {
+    return std::system(("ip netns exec " + name_ + " " + cmd).c_str()) == 0;
+}
+
+bool TestNetns::enter() const {
+    int fd = ::open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && setns(fd, CLONE_NEWNET) == 0;
+    if (fd >= 0) ::close(fd);
+    return ok;
 }
 
 }  // namespace hlt

@@ -149,6 +149,36 @@ private:
 
 std::string sockaddr_str(const sockaddr_storage& ss);
 
+// Polls until pred() holds (counters of a close move when the peer's last
+// segment arrives, a moment after close() returned); false after 3 s.
+bool eventually(const std::function<bool()>& pred);
+
+// A pipe for a parent and a child to wait for each other.
+struct Pipe {
+    int r = -1, w = -1;
+    Pipe();
+    ~Pipe();
+    Pipe(const Pipe&) = delete;
+    Pipe& operator=(const Pipe&) = delete;
+    void put(char c = '.') const;
+    bool get(int ms = 10000) const;  // false after ms without a byte
+};
+
+// A network namespace of the test's own, with loopback up.
+class TestNetns {
+public:
+    TestNetns();
+    ~TestNetns();
+    const std::string& name() const { return name_; }
+    bool run(const std::string& cmd) const;  // `ip netns exec NAME cmd`
+    // Moves the calling process into it (after it joined its cgroup: `ip
+    // netns exec` would hide the cgroup tree, setns does not).
+    bool enter() const;
+
+private:
+    std::string name_;
+};
+
 // A service config with loopback backends on the given ports.
 hl::Service service(const std::string& name, const std::string& vip, uint16_t port,
                     const std::vector<uint16_t>& backend_ports, hl::Algorithm algo = hl::Algorithm::RoundRobin,

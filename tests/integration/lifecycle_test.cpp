@@ -130,37 +130,6 @@ private:
     std::thread thread_;
 };
 
-// Polls until pred() holds (counters of a close move when the peer's last
-// segment arrives, a moment after close() returned); false after 3 s.
-bool eventually(const std::function<bool()>& pred) {
-    auto end = Clock::now() + std::chrono::seconds(3);
-    while (Clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return pred();
-}
-
-struct Pipe {
-    int r = -1, w = -1;
-    Pipe() {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-        r = p[0];
-        w = p[1];
-    }
-    ~Pipe() {
-        close(r);
-        close(w);
-    }
-    void put(char c = '.') const { (void)!write(w, &c, 1); }
-    bool get(int ms = 10000) const {
-        pollfd p{r, POLLIN, 0};
-        char c;
-        return poll(&p, 1, ms) == 1 && read(r, &c, 1) == 1;
-    }
-};
-
 std::vector<hl_connect_failure> drain_events(const hl::MapSet& maps) {
     std::vector<hl_connect_failure> out;
     auto cb = [](void* ctx, void* data, size_t size) -> int {
@@ -183,31 +152,6 @@ uint64_t hist_count(const hl_hist& h) {
     for (auto b : h.bucket) n += b;
     return n;
 }
-
-// A network namespace of the test's own, with loopback up.
-class TestNetns {
-public:
-    TestNetns() : name_(unique("hl-lc")) {
-        if (std::system(("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up").c_str()) != 0)
-            throw std::runtime_error("cannot make netns " + name_);
-    }
-    ~TestNetns() { (void)!std::system(("ip netns del " + name_ + " 2>/dev/null").c_str()); }
-    const std::string& name() const { return name_; }
-    bool run(const std::string& cmd) const {
-        return std::system(("ip netns exec " + name_ + " " + cmd).c_str()) == 0;
-    }
-    // Moves the calling process into it (after it joined its cgroup: `ip
-    // netns exec` would hide the cgroup tree, setns does not).
-    bool enter() const {
-        int fd = open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-        bool ok = fd >= 0 && setns(fd, CLONE_NEWNET) == 0;
-        if (fd >= 0) close(fd);
-        return ok;
-    }
-
-private:
-    std::string name_;
-};
 
 struct Lifecycle : ::testing::Test {
     void SetUp() override {

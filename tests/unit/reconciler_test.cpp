@@ -53,12 +53,13 @@ struct MapsState {
     std::map<uint32_t, hl_service_meta> service_meta;
     std::map<uint64_t, hl_cgroup_ns> cgroups;
     std::map<Endpoint, uint32_t> endpoints;  // backend address:port -> TCP service id
+    std::map<Endpoint, hl_peer> peers;       // backend address:port -> what redirected sockets there were dialed as
 };
 
 enum class Op {
     PutNamespace, DeleteNamespace, PutBackend, DeleteBackend, PutSlot, DeleteSlot, PutService, DeleteService,
     PutServiceMeta, DeleteServiceMeta, PutCgroup, DeleteCgroup, ResetServiceCounters, ResetBackendCounters,
-    PutEndpoint, DeleteEndpoint,
+    PutEndpoint, DeleteEndpoint, PutPeer, DeletePeer,
     Attach, Detach,  // the cgroup attacher, not a map
 };
 
@@ -67,7 +68,7 @@ const char* op_name(Op op) {
                                   "put_slot", "delete_slot", "put_service", "delete_service",
                                   "put_service_meta", "delete_service_meta", "put_cgroup", "delete_cgroup",
                                   "reset_service_counters", "reset_backend_counters", "put_endpoint",
-                                  "delete_endpoint", "attach", "detach"};
+                                  "delete_endpoint", "put_peer", "delete_peer", "attach", "detach"};
     return names[static_cast<int>(op)];
 }
 
@@ -195,6 +196,14 @@ public:
         w_.state.endpoints.erase(endpoint_of(key));
         return done({Op::DeleteEndpoint, 0});
     }
+    hl::Status put_peer(const hl_endpoint_key& key, const hl_peer& peer) override {
+        w_.state.peers[endpoint_of(key)] = peer;
+        return done({Op::PutPeer, peer.backend_id});
+    }
+    hl::Status delete_peer(const hl_endpoint_key& key) override {
+        w_.state.peers.erase(endpoint_of(key));
+        return done({Op::DeletePeer, 0});
+    }
     hl::Status reset_service_counters(uint32_t id) override { return done({Op::ResetServiceCounters, id}); }
     hl::Status reset_backend_counters(uint32_t id) override { return done({Op::ResetBackendCounters, id}); }
 
@@ -212,6 +221,12 @@ public:
             std::memcpy(key.addr, ep.first.bytes().data(), 16);
             key.port = htons(ep.second);
             k.endpoints.emplace_back(key, sid);
+        }
+        for (const auto& [ep, peer] : w_.state.peers) {
+            hl_endpoint_key key{};
+            std::memcpy(key.addr, ep.first.bytes().data(), 16);
+            key.port = htons(ep.second);
+            k.peers.emplace_back(key, peer);
         }
         return k;
     }
@@ -1108,7 +1123,10 @@ TEST_F(ReconcilerTest, EndpointMapFollowsTcpBackends) {
     apply(config({dns, api}));
     EXPECT_EQ(w.state.endpoints, (std::map<Endpoint, uint32_t>{{{ip("10.0.0.2"), 8080}, api_id},
                                                                 {{ip("10.0.0.3"), 8080}, api_id}}));
-    // An unchanged apply writes nothing; removing everything leaves it empty.
+    // An unchanged apply writes nothing (once the client-side entries of
+    // web's backends, kept for one apply, have gone); removing everything
+    // leaves it empty.
+    apply(config({dns, api}));
     size_t m = w.map_ops;
     apply(config({dns, api}));
     EXPECT_EQ(w.map_ops, m) << w.dump(m);
@@ -1130,6 +1148,125 @@ TEST_F(ReconcilerTest, AdoptionRepairsTheEndpointMap) {
     apply(config({web}), &again);
     EXPECT_EQ(w.state.endpoints, want);
     EXPECT_EQ(w.state.endpoints.at({ip("10.0.0.1"), 8080}), web_id);
+}
+
+// The client side's map (issue 12): each TCP backend address:port says
+// which VIP, service and backend a redirected socket connected there has,
+// and is written before the backend it names. The first service to name an
+// address answers for it; another naming it too has its backend SECONDARY
+// (its sockets keep a record of their own). An entry outlives its backend
+// for one apply (the daemon terminates the backend's sockets in between),
+// then goes or passes on.
+TEST_F(ReconcilerTest, PeerMapFollowsTcpBackendsAndTheFirstNamerAnswers) {
+    hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
+    web.connect_timeout_ms = 2000;
+    hl::Service dns = service("dns", "127.255.0.53", 53, {be("10.0.0.9", 53)});
+    dns.protocol = hl::Protocol::Udp;
+    apply(config({web, dns}));
+    const auto* wr = rec.find({"default", "web"});
+    ASSERT_EQ(w.state.peers.size(), 2u) << "UDP backends have no entry";
+    for (const auto& b : wr->backends) {
+        const hl_peer& p = w.state.peers.at({b.spec.address, b.spec.port});
+        EXPECT_EQ(p.service_id, wr->id);
+        EXPECT_EQ(p.backend_id, b.id);
+        EXPECT_EQ(hl::IpAddress::from_bytes(p.vip), ip("127.255.0.1"));
+        EXPECT_EQ(ntohs(p.vip_port), 80);
+        EXPECT_EQ(p.vip_family, HL_FAMILY_V4);
+        EXPECT_EQ(p.connect_timeout_cs, 200u);
+        auto put = where(Op::PutPeer, 0, [&](const Entry& e) { return e.id == b.id; });
+        auto backend = where(Op::PutBackend, 0, [&](const Entry& e) { return e.id == b.id; });
+        ASSERT_EQ(put.size(), 1u);
+        ASSERT_EQ(backend.size(), 1u);
+        EXPECT_LT(put[0], backend[0]) << "the entry comes before the backend it names\n" << w.dump();
+        EXPECT_FALSE(w.state.backends.at(b.id).flags & HL_BACKEND_F_SECONDARY);
+    }
+    const uint32_t web_id = wr->id;
+    const uint32_t web2 = wr->find_backend(ip("10.0.0.2"), 8080)->id;
+
+    // api names 10.0.0.2:8080 too: web keeps answering for it, api's
+    // backend there is SECONDARY.
+    hl::Service api = service("api", "127.255.0.2", 81, {be("10.0.0.2"), be("10.0.0.3")});
+    apply(config({web, dns, api}));
+    const auto* ar = rec.find({"default", "api"});
+    const uint32_t api_id = ar->id;
+    const uint32_t api2 = ar->find_backend(ip("10.0.0.2"), 8080)->id;
+    EXPECT_EQ(w.state.peers.at({ip("10.0.0.2"), 8080}).service_id, web_id);
+    EXPECT_EQ(w.state.peers.at({ip("10.0.0.3"), 8080}).service_id, api_id);
+    EXPECT_TRUE(w.state.backends.at(api2).flags & HL_BACKEND_F_SECONDARY);
+    EXPECT_FALSE(w.state.backends.at(web2).flags & HL_BACKEND_F_SECONDARY);
+
+    // web drops it: the entry still names web's backend for this apply...
+    web.backends = {be("10.0.0.1")};
+    auto rep = apply(config({web, dns, api}));
+    ASSERT_EQ(rep.removed_backends.size(), 1u);
+    EXPECT_EQ(w.state.peers.at({ip("10.0.0.2"), 8080}).backend_id, web2);
+    // ... and passes to api at the next one, whose backend is no longer SECONDARY.
+    apply(config({web, dns, api}));
+    EXPECT_EQ(w.state.peers.at({ip("10.0.0.2"), 8080}).service_id, api_id);
+    EXPECT_EQ(w.state.peers.at({ip("10.0.0.2"), 8080}).backend_id, api2);
+    EXPECT_EQ(ntohs(w.state.peers.at({ip("10.0.0.2"), 8080}).vip_port), 81);
+    EXPECT_FALSE(w.state.backends.at(api2).flags & HL_BACKEND_F_SECONDARY);
+
+    // A new VIP and connect_timeout reach the entries api answers for.
+    api.vip = ip("127.255.0.7");
+    api.connect_timeout_ms = 300;
+    apply(config({web, dns, api}));
+    for (auto port : {8080}) {
+        for (const char* a : {"10.0.0.2", "10.0.0.3"}) {
+            const hl_peer& p = w.state.peers.at({ip(a), static_cast<uint16_t>(port)});
+            EXPECT_EQ(hl::IpAddress::from_bytes(p.vip), ip("127.255.0.7")) << a;
+            EXPECT_EQ(p.connect_timeout_cs, 30u) << a;
+        }
+    }
+
+    // Removing everything: the entries stay for one apply, then go.
+    apply(config({}));
+    EXPECT_EQ(w.state.peers.size(), 3u);
+    apply(config({}));
+    EXPECT_TRUE(w.state.peers.empty());
+    EXPECT_TRUE(w.state.endpoints.empty());
+}
+
+// A service that turns from UDP to TCP claims its backends' addresses, and
+// back again lets them go.
+TEST_F(ReconcilerTest, PeerMapFollowsAProtocolChange) {
+    hl::Service s = service("s", "127.255.0.1", 80, {be("10.0.0.1")});
+    s.protocol = hl::Protocol::Udp;
+    apply(config({s}));
+    EXPECT_TRUE(w.state.peers.empty());
+    s.protocol = hl::Protocol::Tcp;
+    apply(config({s}));
+    ASSERT_EQ(w.state.peers.size(), 1u);
+    s.protocol = hl::Protocol::Udp;
+    apply(config({s}));
+    apply(config({s}));
+    EXPECT_TRUE(w.state.peers.empty());
+}
+
+// A datapath before issue 12 has no hl_peer_v1 and no SECONDARY flags:
+// adoption finds them missing (and a stray entry), the next apply puts them
+// right; an adopted map that is right is left alone.
+TEST_F(ReconcilerTest, AdoptionRepairsThePeerMapAndSecondaryFlags) {
+    hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
+    hl::Service api = service("api", "127.255.0.2", 80, {be("10.0.0.2")});
+    apply(config({web, api}));
+    const auto want_peers = w.state.peers;
+    const auto want_backends = w.state.backends;
+    w.state.peers.clear();
+    w.state.peers[{ip("10.0.0.7"), 80}] = hl_peer{};  // stray
+    for (auto& [id, b] : w.state.backends) b.flags = 0;
+    hl::Reconciler again(store, cgroups, limits);
+    again.adopt();
+    apply(config({web, api}), &again);
+    EXPECT_EQ(w.state.peers.size(), want_peers.size());
+    for (const auto& [ep, p] : want_peers)
+        EXPECT_EQ(std::memcmp(&w.state.peers.at(ep), &p, sizeof p), 0) << ep.first.with_port(ep.second);
+    for (const auto& [id, b] : want_backends) EXPECT_EQ(w.state.backends.at(id).flags, b.flags) << id;
+    hl::Reconciler third(store, cgroups, limits);
+    third.adopt();
+    size_t m = w.map_ops;
+    apply(config({web, api}), &third);
+    EXPECT_EQ(w.map_ops, m) << w.dump(m);
 }
 
 TEST_F(ReconcilerTest, ConnectTimeoutReachesTheServiceEntryInTenMillisecondUnits) {

@@ -38,6 +38,8 @@ Result<MapSet> MapSet::open_pinned(const std::string& pin_dir) {
     step(open_one(s.events, pin_dir, map_names::events));
     step(open_one(s.trace, pin_dir, map_names::trace));
     step(open_one(s.trace_ctl, pin_dir, map_names::trace_ctl));
+    // Readers need it not: a datapath before issue 12 has none.
+    (void)open_one(s.peers, pin_dir, map_names::peers);
     if (!st) {
         return Error{st.error().message + " (is hoplessd running, or was it ever started with this --pin-dir?)",
                      st.error().err};

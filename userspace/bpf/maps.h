@@ -29,6 +29,9 @@ struct MapSet {
     MappedArray<hl_backend_live> backend_live;
     MappedArray<hl_backend_lc> backend_lc;
     Map<hl_endpoint_key, uint32_t> endpoints;
+    // Backend TCP address:port -> the VIP, service and backend of the
+    // redirected sockets connected there (issue 12).
+    Map<hl_endpoint_key, hl_peer> peers;
     MapBase events;  // RINGBUF of hl_connect_failure (hoplessd's one consumer)
     MapBase trace;   // RINGBUF of hl_trace_event (`hopless trace`)
     Map<uint32_t, hl_trace_ctl> trace_ctl;
@@ -58,6 +61,7 @@ inline constexpr const char* service_hist = "hl_svchist_v1";
 inline constexpr const char* backend_live = "hl_belive_v1";
 inline constexpr const char* backend_lc = "hl_belc_v1";
 inline constexpr const char* endpoints = "hl_ep_v1";
+inline constexpr const char* peers = "hl_peer_v1";
 inline constexpr const char* inbound_sock = "hl_insock_v1";
 inline constexpr const char* events = "hl_events_v1";
 inline constexpr const char* trace = "hl_trace_v1";
@@ -66,7 +70,7 @@ inline constexpr const char* all[] = {services,      slots,        backends,    
                                       service_stats, backend_stats, sock,         affinity,     revnat,
                                       service_meta,  ns_meta,       doomed,       service_lc,   service_gauge,
                                       service_hist,  backend_live,  backend_lc,   endpoints,    inbound_sock,
-                                      events,        trace,         trace_ctl};
+                                      events,        trace,         trace_ctl,     peers};
 }  // namespace map_names
 
 }  // namespace hl

@@ -51,6 +51,7 @@ Result<std::unique_ptr<DatapathObject>> DatapathObject::load(const ObjectOptions
     bpf_map__set_max_entries(m.hl_belive_v1, o.max_backends + 1);
     bpf_map__set_max_entries(m.hl_belc_v1, o.max_backends + 1);
     bpf_map__set_max_entries(m.hl_ep_v1, o.max_backends);
+    bpf_map__set_max_entries(m.hl_peer_v1, o.max_backends);
     if (hopless__load(obj->skel_) != 0) {
         int err = errno;
         // A missing capability fails the same call: name it, not a pinned map.
@@ -89,6 +90,7 @@ Result<MapSet> DatapathObject::maps() const {
                     dup_map(s.service_lc, m.hl_svclc_v1), dup_map(s.service_gauge, m.hl_svcgauge_v1),
                     dup_map(s.service_hist, m.hl_svchist_v1), dup_map(s.backend_live, m.hl_belive_v1),
                     dup_map(s.backend_lc, m.hl_belc_v1), dup_map(s.endpoints, m.hl_ep_v1),
+                    dup_map(s.peers, m.hl_peer_v1),
                     dup_map(s.events, m.hl_events_v1), dup_map(s.trace, m.hl_trace_v1),
                     dup_map(s.trace_ctl, m.hl_tracectl_v1)})
         if (!st) return st.error();

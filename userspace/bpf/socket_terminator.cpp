@@ -27,14 +27,16 @@ Result<std::unique_ptr<SocketTerminator>> SocketTerminator::load(const std::stri
     t->skel_ = hopless_destroy__open_opts(&opts);
     if (!t->skel_) return sys_error("cannot open the socket-termination object");
     // Shared maps are adopted from their pins, which libbpf accepts only at
-    // the size they were made with (the config's maps.max_services).
-    {
-        UniqueFd fd(bpf_obj_get((pin_dir + "/hl_svcst_v1").c_str()));
+    // the size they were made with (the config's maps.max_services and
+    // maps.max_backends).
+    for (bpf_map* m : {t->skel_->maps.hl_svcst_v1, t->skel_->maps.hl_peer_v1}) {
+        const std::string pin = pin_dir + "/" + bpf_map__name(m);
+        UniqueFd fd(bpf_obj_get(pin.c_str()));
         bpf_map_info info{};
         uint32_t len = sizeof info;
         if (!fd || bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0)
-            return sys_error("cannot open " + pin_dir + "/hl_svcst_v1 (load the datapath first)");
-        bpf_map__set_max_entries(t->skel_->maps.hl_svcst_v1, info.max_entries);
+            return sys_error("cannot open " + pin + " (load the datapath first)");
+        bpf_map__set_max_entries(m, info.max_entries);
     }
     if (hopless_destroy__load(t->skel_) != 0)
         return sys_error("cannot load the socket iterators (bpf_sock_destroy needs kernel >= 6.5)");

@@ -26,6 +26,7 @@ KernelState KernelMapStore::read() const {
     m_.cgroup_ns.for_each([&](uint64_t k, const hl_cgroup_ns& v) { s.cgroups[k] = v; });
     m_.ns_meta.for_each([&](uint32_t k, const hl_ns_meta& v) { s.namespaces[k] = v; });
     m_.endpoints.for_each([&](const hl_endpoint_key& k, uint32_t v) { s.endpoints.emplace_back(k, v); });
+    m_.peers.for_each([&](const hl_endpoint_key& k, const hl_peer& v) { s.peers.emplace_back(k, v); });
     return s;
 }
 

@@ -26,6 +26,8 @@ public:
     Status delete_cgroup(uint64_t id) override { return m_.cgroup_ns.erase(id); }
     Status put_endpoint(const hl_endpoint_key& k, uint32_t sid) override { return m_.endpoints.update(k, sid); }
     Status delete_endpoint(const hl_endpoint_key& k) override { return m_.endpoints.erase(k); }
+    Status put_peer(const hl_endpoint_key& k, const hl_peer& p) override { return m_.peers.update(k, p); }
+    Status delete_peer(const hl_endpoint_key& k) override { return m_.peers.erase(k); }
     Status reset_service_counters(uint32_t id) override;
     Status reset_backend_counters(uint32_t id) override;
 

@@ -22,6 +22,7 @@ struct KernelState {
     std::map<uint64_t, hl_cgroup_ns> cgroups;
     std::map<uint32_t, hl_ns_meta> namespaces;
     std::vector<std::pair<hl_endpoint_key, uint32_t>> endpoints;
+    std::vector<std::pair<hl_endpoint_key, hl_peer>> peers;
 };
 
 class MapStore {
@@ -43,6 +44,10 @@ public:
     // Backend address:port -> the TCP service it serves (the server side).
     virtual Status put_endpoint(const hl_endpoint_key& key, uint32_t service_id) = 0;
     virtual Status delete_endpoint(const hl_endpoint_key& key) = 0;
+    // Backend TCP address:port -> what a redirected socket connected there
+    // was dialed as (the client side; issue 12).
+    virtual Status put_peer(const hl_endpoint_key& key, const hl_peer& peer) = 0;
+    virtual Status delete_peer(const hl_endpoint_key& key) = 0;
     // A reused id starts its counters (and round-robin position) from zero;
     // gauges of open connections stay, so the closes of connections opened
     // before take back exactly what their opens added.

@@ -71,14 +71,14 @@ hl_service_key make_service_key(const IpAddress& vip, uint16_t port, Protocol pr
     return k;
 }
 
-hl_backend make_backend(const Backend& b, uint32_t service_id) {
+hl_backend make_backend(const Backend& b, uint32_t service_id, bool secondary) {
     hl_backend v{};
     std::memcpy(v.addr, b.address.bytes().data(), 16);
     v.port = htons(b.port);
     v.family = b.address.is_v4() ? HL_FAMILY_V4 : HL_FAMILY_V6;
     v.state = static_cast<uint8_t>(b.state);
     v.weight = b.weight;
-    v.flags = b.remote ? HL_BACKEND_F_REMOTE : 0;
+    v.flags = static_cast<uint8_t>((b.remote ? HL_BACKEND_F_REMOTE : 0) | (secondary ? HL_BACKEND_F_SECONDARY : 0));
     v.service_id = service_id;
     return v;
 }
@@ -147,8 +147,11 @@ Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
     if (it == endpoints_.end()) return ok_status();
     auto& rec = it->second;
     if (--rec.services == 0) {
-        endpoints_.erase(it);
-        return counted(store_.delete_endpoint(kernel_endpoint_key(k.addr, k.port)));
+        auto key = kernel_endpoint_key(k.addr, k.port);
+        // A departed client-side entry keeps the record until it goes.
+        if (rec.peer_left) rec.owner = 0;
+        else endpoints_.erase(it);
+        return counted(store_.delete_endpoint(key));
     }
     if (rec.owner != service_id) return ok_status();
     // Shared, and its owner leaves: the next lowest of the others.
@@ -283,6 +286,7 @@ void Reconciler::adopt() {
     }
     for (const auto& [e, rec] : endpoints_)
         if (auto h = held.find(e); h == held.end() || h->second != rec.owner) endpoint_fixes_.push_back({e, rec.owner});
+    adopt_peers(k);
 }
 
 Result<uint32_t> Reconciler::namespace_id(const std::string& name) {
@@ -309,6 +313,8 @@ Status Reconciler::remove_service(const ServiceRec& rec, const ServiceKeySet& ke
         backend_ids_.release(b.id);
         report.removed_backends.push_back({b.id, rec.id});
     }
+    if (rec.key.proto == IPPROTO_TCP)
+        for (const auto& b : rec.backends) release_peer(endpoint_key(b.spec), rec.id);
     if (auto st = update_endpoints(rec.backends, rec.key.proto == IPPROTO_TCP, {}, false, rec.id); !st) return st;
     if (auto st = counted(store_.delete_service_meta(rec.id)); !st) return st;
     service_ids_.release(rec.id);
@@ -335,7 +341,15 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
         changed = true;
     }
 
-    // 1. Backends: new ones and changed weights/states, before any slot names them.
+    const hl_service_key key = make_service_key(vip, s.port, s.protocol, *ns);
+    // 10 ms units, rounded up; the config bounds connect_timeout at 600 s.
+    const auto connect_timeout_cs =
+        static_cast<uint16_t>(std::min<uint32_t>((s.connect_timeout_ms + 9) / 10, 0xffff));
+    const bool tcp_before = !fresh && rec->key.proto == IPPROTO_TCP;
+    const bool tcp_after = s.protocol == Protocol::Tcp;
+
+    // 1. Backends: new ones and changed weights/states, before any slot
+    // names them; a TCP one's hl_peer_v1 entry before the backend.
     std::vector<BackendRec> next;  // in the order of s.backends until the table is built
     next.reserve(s.backends.size());
     for (const auto& b : s.backends) {
@@ -343,9 +357,16 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
         BackendRec br;
         if (known) {
             br = *known;
-            if (!(br.spec == b)) {
+            bool sec = secondary(b, rec->id, tcp_after);
+            if (tcp_after && !tcp_before) {
+                auto r = claim_peer(endpoint_key(b), make_peer(key, connect_timeout_cs, rec->id, br.id));
+                if (!r) return r.error();
+                sec = *r;
+            }
+            if (!(br.spec == b) || tcp_before != tcp_after) {
                 br.spec = b;
-                if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id))); !st) return st.error();
+                if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id, sec))); !st)
+                    return st.error();
                 changed = true;
             }
         } else {
@@ -353,8 +374,14 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
             if (!id)
                 return Error{"no backend id left (maps.max_backends=" + std::to_string(limits_.max_backends) + ")", 0};
             br = BackendRec{*id, b};
+            bool sec = false;
+            if (tcp_after) {
+                auto r = claim_peer(endpoint_key(b), make_peer(key, connect_timeout_cs, rec->id, br.id));
+                if (!r) return r.error();
+                sec = *r;
+            }
             if (auto st = counted(store_.reset_backend_counters(br.id)); !st) return st.error();
-            if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id))); !st) return st.error();
+            if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id, sec))); !st) return st.error();
             changed = true;
         }
         next.push_back(br);
@@ -372,8 +399,7 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
                                        (picked.local_only ? HL_SVC_F_LOCAL_TABLE : 0));
     value.affinity_timeout_s = s.affinity_timeout_s;
     value.drain_timeout_s = s.drain_timeout_s;
-    // 10 ms units, rounded up; the config bounds connect_timeout at 600 s.
-    value.connect_timeout_cs = static_cast<uint16_t>(std::min<uint32_t>((s.connect_timeout_ms + 9) / 10, 0xffff));
+    value.connect_timeout_cs = connect_timeout_cs;
     const bool new_table = fresh || table != rec->slots;
     if (new_table) {
         value.generation = rec->value.generation + 1;
@@ -383,7 +409,6 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     }
 
     // 3. Publish: one update of the service entry switches connects over.
-    hl_service_key key = make_service_key(vip, s.port, s.protocol, *ns);
     const bool key_moved = !fresh && !same_key(key, rec->key);
     if (fresh || key_moved || !same_value(value, rec->value)) {
         if (auto st = counted(store_.put_service(key, value)); !st) return st.error();
@@ -402,13 +427,25 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
             for (uint32_t i = 0; i < rec->slots.size(); ++i)
                 rec->retired.push_back({rec->id, rec->value.generation, i});
     }
-    // 5. Backends that left the set.
+    // 5. Backends that left the set. Their hl_peer_v1 entries stay until
+    // the next apply (the daemon terminates their sockets first).
     for (const auto& br : rec->backends) {
-        if (find_endpoint(next, endpoint(br))) continue;
+        const bool stays = find_endpoint(next, endpoint(br)) != nullptr;
+        if (tcp_before && (!stays || !tcp_after)) release_peer(endpoint_key(br.spec), rec->id);
+        if (stays) continue;
         if (auto st = counted(store_.delete_backend(br.id)); !st) return st.error();
         backend_ids_.release(br.id);
         report.removed_backends.push_back({br.id, rec->id});
         changed = true;
+    }
+    // A new VIP, port or connect_timeout: the entries this service answers
+    // for say so (those claimed in step 1 have it already).
+    if (tcp_before && tcp_after &&
+        (!same_key(key, rec->key) || connect_timeout_cs != rec->value.connect_timeout_cs)) {
+        ServiceRec now;
+        now.id = rec->id;
+        now.backends = next;
+        if (auto st = rewrite_peers(now, make_peer(key, connect_timeout_cs, rec->id, 0)); !st) return st.error();
     }
     if (auto st = update_endpoints(rec->backends, !fresh && rec->key.proto == IPPROTO_TCP, next,
                                    s.protocol == Protocol::Tcp, rec->id);
@@ -549,6 +586,15 @@ Result<ApplyReport> Reconciler::apply_services(const std::vector<ServiceChange>&
             return st.error();
     }
     endpoint_fixes_.clear();
+    for (const auto& [e, peer] : peer_fixes_) {
+        hl_endpoint_key k = kernel_endpoint_key(e.addr, e.port);
+        if (auto st = counted(peer ? store_.put_peer(k, *peer) : store_.delete_peer(k)); !st) return st.error();
+    }
+    peer_fixes_.clear();
+    for (const auto& [id, be] : backend_fixes_)
+        if (auto st = counted(store_.put_backend(id, be)); !st) return st.error();
+    backend_fixes_.clear();
+    if (auto st = flush_departed_peers(); !st) return st.error();
 
     // The keys the batch publishes: a removed service whose key one of them
     // takes over (a rename on the same VIP) goes after that one is published,

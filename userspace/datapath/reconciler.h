@@ -7,7 +7,11 @@
 //  3. the previous generation stays for racing readers and goes at the next
 //     change; removed backends go after the publish;
 //  4. a removed service is unpublished (its key deleted) before its parts;
-//  5. cgroups are attached after the services they will see exist.
+//  5. cgroups are attached after the services they will see exist;
+//  6. a TCP backend's entry in hl_peer_v1 (how a redirected socket connected
+//     to it finds its VIP, service and backend) is written before the
+//     backend, and outlives it until the next apply, so that the sockets the
+//     daemon terminates after this one are still found and counted.
 //
 // Everything that can fail for a reason other than the kernel (VIP pool
 // exhausted, cgroup missing) is checked before the first write, so a bad
@@ -140,12 +144,25 @@ private:
     struct EndpointRec {
         uint32_t services = 0;  // how many TCP services name it
         uint32_t owner = 0;     // the one the kernel map says (the lowest id)
+        // The client side (hl_peer_v1): the first TCP service to name it
+        // answers for it while it does; the others' backends are SECONDARY.
+        uint32_t peer_service = 0, peer_backend = 0;
+        bool peer_left = false;  // its backend left: the entry goes at the next apply
     };
     static EndpointKey endpoint_key(const Backend& b);
     Status claim_endpoint(const EndpointKey& k, uint32_t service_id);
     Status release_endpoint(const EndpointKey& k, uint32_t service_id);
     Status update_endpoints(const std::vector<BackendRec>& before, bool tcp_before, const std::vector<BackendRec>& after,
                             bool tcp_after, uint32_t service_id);
+    // hl_peer_v1 (reconciler_peers.cpp). A TCP backend names its endpoint
+    // (returns whether another service answers for it: the backend is then
+    // SECONDARY); leaves it; the service's VIP or timeout changed.
+    Result<bool> claim_peer(const EndpointKey& k, const hl_peer& value);
+    void release_peer(const EndpointKey& k, uint32_t service_id);
+    Status rewrite_peers(const ServiceRec& rec, const hl_peer& tmpl);
+    Status flush_departed_peers();
+    bool secondary(const Backend& b, uint32_t service_id, bool tcp) const;
+    void adopt_peers(const KernelState& k);
 
     MapStore& store_;
     CgroupAttacher& cgroups_;
@@ -170,11 +187,19 @@ private:
     // What adopt() found the kernel's endpoint map to disagree on: written
     // at the next apply (owner 0: delete).
     std::vector<std::pair<EndpointKey, uint32_t>> endpoint_fixes_;
+    // Endpoints whose hl_peer_v1 entry answers for a backend that left.
+    std::vector<EndpointKey> departed_peers_;
+    // What adopt() found to put right in hl_peer_v1 (nullopt: delete) and in
+    // backends' SECONDARY flag (a datapath before issue 12 had neither).
+    std::vector<std::pair<EndpointKey, std::optional<hl_peer>>> peer_fixes_;
+    std::vector<std::pair<uint32_t, hl_backend>> backend_fixes_;
     size_t writes_ = 0;
 };
 
 hl_service_key make_service_key(const IpAddress& vip, uint16_t port, Protocol proto, uint32_t ns_id);
-hl_backend make_backend(const Backend& b, uint32_t service_id);
+hl_backend make_backend(const Backend& b, uint32_t service_id, bool secondary = false);
+// A TCP service's hl_peer_v1 value for its backend bid.
+hl_peer make_peer(const hl_service_key& key, uint16_t connect_timeout_cs, uint32_t service_id, uint32_t backend_id);
 
 // A service's slot table (indexes into s.backends) and whether it holds only
 // this host's own backends (prefer: local with one of them usable).
