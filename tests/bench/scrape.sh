@@ -43,7 +43,7 @@ awk -v n="$SERVICES" -v per="$PER" -v port="$PORT" -v cg="$CG" -v closed="$CLOSE
     } }' >"$DIR/hopless.yaml"
 LOG=$DIR/hoplessd.log
 "$HB_HOPLESSD" --config "$DIR/hopless.yaml" --pin-dir "$PIN" --socket "$DIR/sock" --state-dir "$DIR/state" \
-    --log-level info >"$LOG" 2>&1 &
+    --log-level debug >"$LOG" 2>&1 &
 DPID=$!
 HB_PIDS+=("$DPID")
 for ((i = 0; i < 1200; i++)); do
@@ -74,6 +74,25 @@ done
 sleep 3
 RSS1=$(status VmRSS)
 
+# The event loop during scrapes: the control API's latency (GET /v1/health,
+# SAMPLES sequential) with no scrape, then while scrapes run back to back.
+SAMPLES=${SAMPLES:-200}
+latency() {
+    local i
+    for ((i = 0; i < SAMPLES; i++)); do
+        curl -s -o /dev/null -w '%{time_total}\n' --max-time 10 --unix-socket "$DIR/sock" http://hopless/v1/health
+    done | sort -n | awk '{ a[NR] = $1 * 1000 } END { printf "%.2f / %.2f / %.2f", a[int(NR * 0.5)], a[int(NR * 0.99)], a[NR] }'
+}
+LAT0=$(latency)
+(for ((i = 0; i < 30; i++)); do curl -s -o /dev/null --max-time 120 "http://127.0.0.1:$PORT/metrics"; done) &
+SCRAPER=$!
+HB_PIDS+=("$SCRAPER")
+sleep 0.5
+LAT1=$(latency)
+kill "$SCRAPER" 2>/dev/null || true
+wait "$SCRAPER" 2>/dev/null || true
+sleep 3
+
 # The ejection path: 6 refused connects to ej's closed backend from the
 # attached cgroup (the first 3 eject it).
 bash -c 'echo $$ > "$1/cgroup.procs"; for i in 1 2 3 4 5 6; do (exec 3<>/dev/tcp/127.255.255.1/80) 2>/dev/null; done; true' x "$CG"
@@ -93,3 +112,8 @@ echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "after the scrapes: VmRSS $RSS1 MB; after $EJECTED ejection(s): VmRSS $RSS2 MB, mapped BPF maps $MAP2 MB"
+echo "GET /v1/health p50 / p99 / max ms ($SAMPLES sequential): $LAT0 without a scrape, $LAT1 during scrapes"
+echo "the daemon's own account of its scrapes (the longest step is the longest the event loop waited on a scrape):"
+grep -o 'metrics: a scrape of .*' "$LOG" | tail -n 2
+grep -o 'the longest step [0-9.]* ms' "$LOG" | awk '{ v = $4 + 0; if (v > m) m = v; s += v; n++ } END { if (n) printf "longest step over %d scrapes: max %.2f ms, mean %.2f ms\n", n, m, s / n }'
+[[ -z ${KEEP_LOG:-} ]] || cp "$LOG" "$KEEP_LOG"  # the daemon log, kept for a look

@@ -10,6 +10,8 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <algorithm>
+#include <chrono>
 #include <set>
 #include <spdlog/spdlog.h>
 
@@ -108,6 +110,7 @@ private:
         out_ = std::move(h);
         if (head_only_) return write_last();
         scrape_.emplace(st_->inputs);
+        stats_ = Stats{};
         write(std::move(out_), [](MetricsConnection& c) { c.next_chunk(); });
     }
 
@@ -116,7 +119,12 @@ private:
     void next_chunk() {
         std::string text;
         text.reserve(st_->limits.chunk + 4096);
+        const auto t0 = std::chrono::steady_clock::now();
         bool more = scrape_->fill(text, st_->limits.chunk);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        stats_.longest = std::max(stats_.longest, took);
+        stats_.bytes += text.size();
+        ++stats_.steps;
         if (text.empty() && more) {
             asio::post(sock_.get_executor(), [self = shared_from_this()] {
                 if (!self->st_->stopped) self->next_chunk();
@@ -130,6 +138,11 @@ private:
             text += "\r\n";
         }
         if (more) return write(std::move(text), [](MetricsConnection& c) { c.next_chunk(); });
+        using ms = std::chrono::duration<double, std::milli>;
+        spdlog::debug("metrics: a scrape of {} services and {} backends: {} bytes in {} steps, {:.1f} ms; the longest "
+                      "step {:.2f} ms",
+                      scrape_->services(), scrape_->backends(), stats_.bytes, stats_.steps,
+                      ms(std::chrono::steady_clock::now() - stats_.start).count(), ms(stats_.longest).count());
         scrape_.reset();
         if (http11_) text += "0\r\n\r\n";
         write(std::move(text), [](MetricsConnection& c) { c.done(); });
@@ -180,6 +193,11 @@ private:
     std::optional<Scrape> scrape_;
     std::string out_, pending_;
     bool keep_alive_ = false, http11_ = true, head_only_ = false;
+    struct Stats {  // of the scrape in progress, for the debug log
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::duration longest{};
+        size_t bytes = 0, steps = 0;
+    } stats_;
     uint64_t phase_ = 0;
 };
 
