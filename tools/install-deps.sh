@@ -6,7 +6,7 @@ if [[ $EUID -ne 0 ]]; then echo "install-deps: run as root (apt-get)" >&2; exit 
 PKGS=(
   # build
   build-essential cmake ccache pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-  libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libyaml-dev nlohmann-json3-dev
+  libboost-dev libspdlog-dev libfmt-dev libyaml-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev linux-libc-dev libldns-dev libsystemd-dev
   # the etcd transport: gRPC and protobuf (proto/ is compiled at build time)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler

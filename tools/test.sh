@@ -49,7 +49,7 @@ if [[ "${HOPLESS_SKIP_SANITIZE:-0}" != 1 ]]; then
   # of the etcd bash helpers, which runs no binary of ours.)
   step "unit, integration and e2e tests under AddressSanitizer + UBSan (build-asan/)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHOPLESS_SANITIZE=ON "${LAUNCH[@]}" >/dev/null
-  cmake --build build-asan -j"$JOBS" --target unit_tests integration_tests etcd_tests hoplessd hopless_cli man
+  cmake --build build-asan -j"$JOBS" --target unit_tests integration_tests etcd_tests hoplessd hopless_cli prom_check man
   ASAN_DIR=$(mktemp -d /tmp/hopless-asan.XXXXXX)
   rc=0
   # HOPLESS_SANITIZER_PASS: a test file may run a subset here (test_etcd.sh

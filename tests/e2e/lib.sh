@@ -28,7 +28,7 @@
 #   processes    hl_nginx_start VAR DIR ADDR:PORT=TEXT..., hl_stop_pid PID [SIG],
 #                hl_daemon_start CFG PIN LOG (sets HL_DAEMON_PID), hl_pin_dir VAR NAME,
 #                hl_test_env NAME (CG PIN DIR CFG LOG MPORT METRICS)
-#   metrics      hl_metric URL NAME LABEL-SUBSTRING...
+#   metrics      hl_metric URL NAME LABEL-SUBSTRING..., hl_metrics_valid URL
 #   misc         hl_free_port, hl_now_ms, hl_count_log FILE RE
 
 HL_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -553,6 +553,20 @@ hl_daemon_start() {
         sleep 0.05
     done
     hl_fail "hoplessd did not come up (log $log): $(tail -n 5 "$log")"
+}
+
+# hl_metrics_valid URL: one scrape of URL, checked by tests/tools/prom_check
+# (the unit tests' strict parser of the exposition format: families whole
+# and once, labels escaped, histograms cumulative up to +Inf); fails the
+# test with the first problem. Prints prom_check's summary.
+hl_metrics_valid() {
+    local check="${HOPLESS_BUILD:-$(dirname "$HOPLESSD")}/tests/prom_check" body out
+    [[ -x "$check" ]] || hl_fail "$check is missing (cmake --build: target prom_check)"
+    body="$HL_TMP/scrape.$$.txt"
+    "${HL_CURL[@]}" -o "$body" "$1" || hl_fail "scrape of $1 failed"
+    out="$("$check" <"$body" 2>&1)" || hl_fail "the scrape of $1 is not valid Prometheus text: $out"
+    rm -f "$body"
+    printf '%s\n' "$out"
 }
 
 # hl_metric URL NAME LABELMATCH...: the value of the first sample of NAME whose

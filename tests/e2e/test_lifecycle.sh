@@ -147,6 +147,9 @@ t_bytes() {
     hl_assert_eq 5 "$(m hopless_service_connect_duration_seconds_count "$svc")" "connect duration samples"
     hl_assert_eq 5 "$(m hopless_service_connect_duration_seconds_bucket "$svc" 'le="+Inf"')" "connect duration +Inf bucket"
     hl_assert_eq 0 "$(m hopless_service_connect_errors_total "$svc" 'reason="refused"')" "refused"
+    # The whole scrape, with lifecycle series, histograms and the server
+    # side in it, is strictly valid exposition text.
+    hl_log "scrape: $(hl_metrics_valid "$METRICS")"
     # The CLI reads the same from the pinned maps.
     local st
     st="$("$HOPLESS" --pin-dir "$PIN" -j stats service web)" || hl_fail "hopless stats"

@@ -8,11 +8,12 @@
 
 #include <bpf/bpf.h>
 
+#include <fstream>
 #include <thread>
 
 #include "common/unique_fd.h"
 #include "harness.h"
-#include "bpf/backend_live.h"
+#include "bpf/map.h"
 #include "health/event_reader.h"
 
 using namespace hlt;
@@ -123,44 +124,65 @@ TEST(EventReader, EveryRecordOfARealRingBufferReachesTheHandlerOnTheIoContext) {
 
 namespace {
 
-// BackendLive (bpf/backend_live.h): a failure count set to 0 leaves the
-// active count alone, through the mapping of an mmapable array, and (with
-// the documented race, which a test with no BPF writer cannot show) by a
-// whole-value rewrite otherwise.
-TEST(BackendLive, ResettingFailuresKeepsActive) {
+// How many of this process's mappings are BPF maps (anon_inode:bpf-map).
+int mapped_bpf_maps() {
+    std::ifstream in("/proc/self/maps");
+    int n = 0;
+    for (std::string line; std::getline(in, line);)
+        if (line.find("anon_inode:bpf-map") != std::string::npos) ++n;
+    return n;
+}
+
+// SharedArray (bpf/map.h): a failure count set to 0 leaves the active
+// count alone, through a mapping of the one page that holds the entry, gone
+// after the call; entries on any page, batched reads of a range.
+TEST(SharedArray, ResettingFailuresKeepsActiveAndMapsNothingForGood) {
     HL_REQUIRE_BPF();
-    for (uint32_t flags : {uint32_t{BPF_F_MMAPABLE}, 0u}) {
-        hl::UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_live", 4, sizeof(hl_backend_live), 64, nullptr));
-        if (flags) {
-            LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
-            fd = hl::UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_live", 4, sizeof(hl_backend_live), 64, &o));
-        }
-        ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+    LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE);
+    const uint32_t n = 4096;  // 16 pages of 16-byte values
+    hl::UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_live", 4, sizeof(hl_backend_live), n, &o));
+    ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+    const int raw = fd.get();
+    hl::SharedArray<hl_backend_live> live(std::move(fd), "hl_test_live");
+    const int mapped_before = mapped_bpf_maps();
+    for (uint32_t id : {0u, 17u, 255u, 256u, 3000u, n - 1}) {
         hl_backend_live v{};
-        v.active = 41;
+        v.active = 41 + id;
         v.consecutive_failures = 9;
-        uint32_t id = 17;
-        ASSERT_EQ(bpf_map_update_elem(fd.get(), &id, &v, BPF_ANY), 0);
-        int raw = fd.get();
-        auto live = hl::BackendLive::open(std::move(fd), "hl_test_live");
-        ASSERT_TRUE(live) << live.error().what();
-        EXPECT_EQ((*live)->mapped(), flags != 0);
-        auto r = (*live)->read(id);
-        ASSERT_TRUE(r);
-        EXPECT_EQ(r->active, 41);
-        EXPECT_EQ(r->consecutive_failures, 9u);
-        ASSERT_TRUE((*live)->reset_failures(id));
+        ASSERT_EQ(bpf_map_update_elem(raw, &id, &v, BPF_ANY), 0);
+        EXPECT_EQ(live.get(id).active, 41 + id);
+        EXPECT_EQ(live.get(id).consecutive_failures, 9u);
+        ASSERT_TRUE(live.modify_in_place(
+            id, [](hl_backend_live& e) { __atomic_store_n(&e.consecutive_failures, 0u, __ATOMIC_RELAXED); }));
         hl_backend_live k{};
         ASSERT_EQ(bpf_map_lookup_elem(raw, &id, &k), 0);
-        EXPECT_EQ(k.active, 41) << "flags " << flags;
-        EXPECT_EQ(k.consecutive_failures, 0u) << "flags " << flags;
-        EXPECT_FALSE((*live)->reset_failures(64)) << "out of range";
+        EXPECT_EQ(k.active, 41 + id) << "id " << id;
+        EXPECT_EQ(k.consecutive_failures, 0u) << "id " << id;
+        EXPECT_EQ(mapped_bpf_maps(), mapped_before) << "the page is unmapped after the store";
     }
-    // Not an array of hl_backend_live: refused with the map's name.
-    hl::UniqueFd other(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_other", 4, 8, 4, nullptr));
-    auto bad = hl::BackendLive::open(std::move(other), "hl_test_other");
-    ASSERT_FALSE(bad);
-    EXPECT_NE(bad.error().what().find("hl_test_other"), std::string::npos);
+    EXPECT_FALSE(live.modify_in_place(n, [](hl_backend_live&) {})) << "out of range";
+    // A range read in batches, from the middle.
+    std::vector<uint32_t> seen;
+    live.for_range(250, 260, [&](uint32_t i, const hl_backend_live& v) {
+        seen.push_back(i);
+        EXPECT_EQ(v.active, (i == 255 || i == 256) ? 41 + int64_t{i} : 0) << i;
+    });
+    EXPECT_EQ(seen.size(), 10u);
+    EXPECT_EQ(seen.front(), 250u);
+    EXPECT_EQ(seen.back(), 259u);
+
+    // Not mmapable, or not values of this size: refused with the map's name.
+    hl::SharedArray<hl_backend_live> plain(
+        hl::UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_plain", 4, sizeof(hl_backend_live), 4, nullptr)),
+        "hl_test_plain");
+    auto r = plain.modify_in_place(1, [](hl_backend_live&) {});
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().what().find("hl_test_plain"), std::string::npos);
+    hl::SharedArray<hl_backend_live> other(
+        hl::UniqueFd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "hl_test_other", 4, 8, 4, &o)), "hl_test_other");
+    r = other.modify_in_place(1, [](hl_backend_live&) {});
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().what().find("hl_test_other"), std::string::npos);
 }
 
 }  // namespace

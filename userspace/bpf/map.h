@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -37,10 +38,22 @@ protected:
     std::string name_;
 };
 
+// Where a walk of a map in steps stands (Map::for_each_step): the kernel's
+// resume token of its batches, or the last key where a kernel has no
+// batches. A walk in steps lets a reader on an event loop read a big map a
+// batch at a time, with other work between the batches.
+struct MapCursor {
+    alignas(8) unsigned char token[32] = {};
+    bool started = false;
+    bool done = false;
+    bool keywise = false;  // no batches here: `token` holds the last key visited
+};
+
 template <class K, class V>
 class Map : public MapBase {
 public:
     using MapBase::MapBase;
+    static_assert(sizeof(K) <= sizeof(MapCursor::token), "a key fits a cursor");
 
     std::optional<V> lookup(const K& key) const {
         V v{};
@@ -64,14 +77,31 @@ public:
     // the current one vanished).
     template <class F>
     void for_each(F&& f) const {
-        if (for_each_batched(f)) return;
-        K key{}, next{};
-        const K* cur = nullptr;
-        while (bpf_map_get_next_key(fd(), cur, &next) == 0) {
+        MapCursor c;
+        while (!c.done) for_each_step(c, 1024, f);
+    }
+    // One step of a walk: about `chunk` entries from where the cursor
+    // stands (more when one hash bucket holds more); sets c.done at the end.
+    // A map that changes between steps is walked as a key walk would be:
+    // what was read stands, an entry added or removed meanwhile may or may
+    // not be seen.
+    template <class F>
+    void for_each_step(MapCursor& c, uint32_t chunk, F&& f) const {
+        if (c.done) return;
+        if (!c.keywise) {
+            if (step_batched(c, chunk, f)) return;
+            c.keywise = true;  // unsupported at the first call: key by key from the start
+        }
+        K next{};
+        for (uint32_t n = 0; n < chunk; ++n) {
+            if (bpf_map_get_next_key(fd(), c.started ? c.token : nullptr, &next) != 0) {
+                c.done = true;
+                return;
+            }
             V v{};
             if (bpf_map_lookup_elem(fd(), &next, &v) == 0) f(next, v);
-            key = next;
-            cur = &key;
+            std::memcpy(c.token, &next, sizeof next);
+            c.started = true;
         }
     }
     std::vector<K> keys() const {
@@ -83,17 +113,16 @@ public:
 private:
     // false: batches are not supported here (nothing was visited).
     template <class F>
-    bool for_each_batched(F& f) const {
+    bool step_batched(MapCursor& c, uint32_t chunk, F& f) const {
         // The kernel's resume token is a bucket index (hash) or a key (array).
-        alignas(8) unsigned char in[sizeof(K) > 8 ? sizeof(K) : 8] = {};
-        alignas(8) unsigned char out[sizeof(in)] = {};
-        uint32_t chunk = 1024;
+        alignas(8) unsigned char out[sizeof c.token] = {};
         std::vector<K> keys(chunk);
         std::vector<V> vals(chunk);
         LIBBPF_OPTS(bpf_map_batch_opts, opts);
-        for (bool first = true;;) {
+        for (;;) {
             uint32_t count = chunk;
-            int r = bpf_map_lookup_batch(fd(), first ? nullptr : in, out, keys.data(), vals.data(), &count, &opts);
+            int r = bpf_map_lookup_batch(fd(), c.started ? c.token : nullptr, out, keys.data(), vals.data(), &count,
+                                         &opts);
             int err = r ? errno : 0;
             if (err == ENOSPC && chunk < (1u << 20)) {  // one hash bucket holds more than a chunk
                 chunk *= 4;
@@ -103,11 +132,16 @@ private:
             }
             // Unsupported at the first call: walk key by key. Later, the map
             // changed under us: what was read stands, as in a key walk.
-            if (err && err != ENOENT) return !first;
+            if (err && err != ENOENT) {
+                if (!c.started) return false;
+                c.done = true;
+                return true;
+            }
             for (uint32_t i = 0; i < count; ++i) f(keys[i], vals[i]);
-            if (err == ENOENT) return true;  // the end
-            std::memcpy(in, out, sizeof(in));
-            first = false;
+            if (err == ENOENT) c.done = true;  // the end
+            std::memcpy(c.token, out, sizeof out);
+            c.started = true;
+            return true;
         }
     }
 };
@@ -124,39 +158,43 @@ public:
         if (bpf_map_lookup_elem(fd(), &index, vals.data()) != 0) vals.clear();
         return vals;
     }
-    // Visits every index in [0, end) that `want` accepts with its per-CPU
-    // values: f(index, const V* values, ncpus). Reads in batches (one
-    // syscall per 256 indexes), so a view of 65,536 services does not cost
-    // 65,536 lookups; falls back to one lookup per index without batches.
-    template <class Want, class F>
-    void for_each(uint32_t end, Want&& want, F&& f) const {
+    // Visits every index in [first, end) with its per-CPU values:
+    // f(index, const V* values, ncpus). Reads in batches (one syscall per
+    // 256 indexes), so a view of 65,536 services does not cost 65,536
+    // lookups; falls back to one lookup per index without batches.
+    template <class F>
+    void for_range(uint32_t first, uint32_t end, F&& f) const {
+        if (first >= end) return;
         const size_t ncpu = static_cast<size_t>(possible_cpus());
-        const uint32_t chunk = 256;
+        const uint32_t chunk = std::min<uint32_t>(256, end - first);
         std::vector<uint32_t> keys(chunk);
         std::vector<V> vals(chunk * ncpu);
-        uint32_t in = 0, out = 0;
-        bool batched = true;
         LIBBPF_OPTS(bpf_map_batch_opts, opts);
-        for (uint32_t start = 0; start < end && batched;) {
-            uint32_t count = chunk;
+        // An array's resume token is the last index read: the batch starts after it.
+        for (uint32_t start = first; start < end;) {
+            uint32_t in = start - 1, out = 0;
+            uint32_t count = std::min(chunk, end - start);
             int r = bpf_map_lookup_batch(fd(), start ? &in : nullptr, &out, keys.data(), vals.data(), &count, &opts);
             int err = r ? errno : 0;
             if (err && err != ENOENT) {
-                if (start == 0) batched = false;  // not supported: below, one by one
-                break;
+                if (start == first) break;  // not supported: below, one by one
+                return;
             }
-            for (uint32_t i = 0; i < count && keys[i] < end; ++i)
-                if (want(keys[i])) f(keys[i], &vals[i * ncpu], ncpu);
-            if (err == ENOENT || count == 0 || keys[count - 1] + 1 >= end) break;
+            for (uint32_t i = 0; i < count && keys[i] < end; ++i) f(keys[i], &vals[i * ncpu], ncpu);
+            if (err == ENOENT || count == 0 || keys[count - 1] + 1 >= end) return;
             start = keys[count - 1] + 1;
-            in = out;
         }
-        if (batched) return;
-        for (uint32_t i = 0; i < end; ++i) {
-            if (!want(i)) continue;
+        for (uint32_t i = first; i < end; ++i) {
             auto v = lookup(i);
             if (!v.empty()) f(i, v.data(), v.size());
         }
+    }
+    // The indexes in [0, end) that `want` accepts.
+    template <class Want, class F>
+    void for_each(uint32_t end, Want&& want, F&& f) const {
+        for_range(0, end, [&](uint32_t i, const V* v, size_t n) {
+            if (want(i)) f(i, v, n);
+        });
     }
     Status reset(uint32_t index) {
         std::vector<V> zeros(static_cast<size_t>(possible_cpus()));
@@ -166,27 +204,18 @@ public:
     }
 };
 
-// An ARRAY map made with BPF_F_MMAPABLE. Reads go through the syscall
-// (batched for many indexes), so a reader does not map, and count in its
-// RSS, megabytes of kernel memory it only glances at; the one who writes
-// single fields (at()) maps it on first use: an atomic store to one field
-// cannot undo the kernel's concurrent change of another, as a map update,
-// which writes the whole value, would.
+// An ARRAY map shared by every CPU, which the datapath changes in place
+// with atomic operations (hl_belive_v1, hl_belc_v1). Reads go through the
+// syscall, in batches for many indexes: the daemon never maps the whole
+// array, whose every page would count in its resident memory (the kernel
+// maps all of a BPF array's pages at mmap time). A write of one field that
+// must not undo the kernel's concurrent change of another (a map update
+// writes the whole value) maps only the page that holds the entry, stores,
+// and unmaps it (the map must be BPF_F_MMAPABLE).
 template <class V>
-class MappedArray : public MapBase {
+class SharedArray : public MapBase {
 public:
-    MappedArray() = default;
-    MappedArray(UniqueFd fd, std::string name) : MapBase(std::move(fd), std::move(name)) {}
-    MappedArray(MappedArray&& o) noexcept : MapBase(std::move(o)) { take(o); }
-    MappedArray& operator=(MappedArray&& o) noexcept {
-        if (this != &o) {
-            unmap();
-            MapBase::operator=(std::move(o));
-            take(o);
-        }
-        return *this;
-    }
-    ~MappedArray() { unmap(); }
+    using MapBase::MapBase;
 
     // The value at index as the kernel has it now; zeroes when out of range.
     V get(uint32_t index) const {
@@ -194,38 +223,60 @@ public:
         if (bpf_map_lookup_elem(fd(), &index, &v) != 0) return V{};
         return v;
     }
-    // Visits the indexes in [0, end) that want() accepts: f(index, value).
-    // One syscall per 1024 indexes.
-    template <class Want, class F>
-    void for_each(uint32_t end, Want&& want, F&& f) const {
-        const uint32_t chunk = 1024;
+    // Visits every index in [first, end): f(index, value). One syscall per
+    // 1024 indexes; one lookup per index where the kernel has no batches.
+    template <class F>
+    void for_range(uint32_t first, uint32_t end, F&& f) const {
+        if (first >= end) return;
+        const uint32_t chunk = std::min<uint32_t>(1024, end - first);
         std::vector<uint32_t> keys(chunk);
         std::vector<V> vals(chunk);
-        uint32_t in = 0, out = 0;
         LIBBPF_OPTS(bpf_map_batch_opts, opts);
-        for (bool first = true; end;) {
-            uint32_t count = chunk;
-            int r = bpf_map_lookup_batch(fd(), first ? nullptr : &in, &out, keys.data(), vals.data(), &count, &opts);
+        for (uint32_t start = first; start < end;) {
+            uint32_t in = start - 1, out = 0;
+            uint32_t count = std::min(chunk, end - start);
+            int r = bpf_map_lookup_batch(fd(), start ? &in : nullptr, &out, keys.data(), vals.data(), &count, &opts);
             int err = r ? errno : 0;
             if (err && err != ENOENT) {
-                if (first)  // no batches here: one by one
-                    for (uint32_t i = 0; i < end; ++i)
-                        if (want(i)) f(i, get(i));
+                if (start == first) break;  // no batches here: one by one
                 return;
             }
-            for (uint32_t i = 0; i < count && keys[i] < end; ++i)
-                if (want(keys[i])) f(keys[i], vals[i]);
+            for (uint32_t i = 0; i < count && keys[i] < end; ++i) f(keys[i], vals[i]);
             if (err == ENOENT || count == 0 || keys[count - 1] + 1 >= end) return;
-            in = out;
-            first = false;
+            start = keys[count - 1] + 1;
         }
+        for (uint32_t i = first; i < end; ++i) f(i, get(i));
     }
-    // The value in place, for atomic loads and stores of single fields;
-    // nullptr when out of range or the map cannot be mapped.
-    V* at(uint32_t index) {
-        if (!base_) map();
-        return index < entries_ && base_ ? reinterpret_cast<V*>(static_cast<char*>(base_) + size_t{index} * stride_)
-                                         : nullptr;
+    // The indexes in [0, end) that want() accepts.
+    template <class Want, class F>
+    void for_each(uint32_t end, Want&& want, F&& f) const {
+        for_range(0, end, [&](uint32_t i, const V& v) {
+            if (want(i)) f(i, v);
+        });
+    }
+    // f(V&) on the entry in place, for atomic loads and stores of single
+    // fields; the page holding it is mapped for the call only.
+    template <class F>
+    Status modify_in_place(uint32_t index, F&& f) {
+        bpf_map_info info;
+        std::memset(&info, 0, sizeof info);
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd(), &info, &len) != 0) return sys_error("map " + name_ + ": info");
+        if (info.value_size != sizeof(V) || info.type != BPF_MAP_TYPE_ARRAY)
+            return Error{"map " + name_ + " is not an ARRAY of " + std::to_string(sizeof(V)) + "-byte values", 0};
+        if (!(info.map_flags & BPF_F_MMAPABLE))
+            return Error{"map " + name_ + " is not mmapable: a field cannot be changed alone", 0};
+        if (index >= info.max_entries)
+            return Error{"map " + name_ + ": index " + std::to_string(index) + " out of range", 0};
+        const size_t stride = (sizeof(V) + 7) & ~size_t{7};  // the kernel's elem_size
+        const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+        const size_t at = size_t{index} * stride, first = at / page * page;
+        const size_t span = (at + stride - first + page - 1) / page * page;
+        void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_SHARED, fd(), static_cast<off_t>(first));
+        if (p == MAP_FAILED) return sys_error("map " + name_ + ": mmap of the page of entry " + std::to_string(index));
+        f(*reinterpret_cast<V*>(static_cast<char*>(p) + (at - first)));
+        ::munmap(p, span);
+        return ok_status();
     }
     Status zero(uint32_t index) {
         V v{};
@@ -233,37 +284,6 @@ public:
             return sys_error("reset of map " + name_ + " entry " + std::to_string(index));
         return ok_status();
     }
-
-private:
-    void map() {
-        bpf_map_info info;
-        std::memset(&info, 0, sizeof info);
-        uint32_t len = sizeof info;
-        if (bpf_obj_get_info_by_fd(fd(), &info, &len) != 0 || info.value_size != sizeof(V)) return;
-        stride_ = (sizeof(V) + 7) & ~size_t{7};
-        size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-        len_ = (size_t{info.max_entries} * stride_ + page - 1) / page * page;
-        void* p = ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, fd(), 0);
-        if (p == MAP_FAILED) return;
-        base_ = p;
-        entries_ = info.max_entries;
-    }
-    void unmap() {
-        if (base_) ::munmap(base_, len_);
-        base_ = nullptr;
-        entries_ = 0;
-    }
-    void take(MappedArray& o) {
-        base_ = o.base_;
-        len_ = o.len_;
-        stride_ = o.stride_;
-        entries_ = o.entries_;
-        o.base_ = nullptr;
-        o.entries_ = 0;
-    }
-    void* base_ = nullptr;
-    size_t len_ = 0, stride_ = sizeof(V);
-    uint32_t entries_ = 0;
 };
 
 }  // namespace hl

@@ -26,8 +26,8 @@ struct MapSet {
     PerCpuArray<hl_service_lc> service_lc;
     PerCpuArray<hl_service_gauge> service_gauge;
     PerCpuArray<hl_service_hist> service_hist;
-    MappedArray<hl_backend_live> backend_live;
-    MappedArray<hl_backend_lc> backend_lc;
+    SharedArray<hl_backend_live> backend_live;
+    SharedArray<hl_backend_lc> backend_lc;
     Map<hl_endpoint_key, uint32_t> endpoints;
     // Backend TCP address:port -> the VIP, service and backend of the
     // redirected sockets connected there (issue 12).

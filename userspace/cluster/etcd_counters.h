@@ -1,5 +1,5 @@
-// What the etcd source and publisher count and report, read by the metrics
-// collector on its own thread (hence atomics). Written on the io thread only.
+// What the etcd source and publisher count and report, for /metrics and the
+// API. Written on the io thread only; atomics, so any thread may read them.
 #pragma once
 
 #include <atomic>

@@ -8,7 +8,6 @@
 #include "bpf/cgroup.h"
 #include "daemon/api_handler.h"
 #include "discovery/config_file.h"
-#include "metrics/health_collector.h"
 
 namespace hl {
 
@@ -26,7 +25,9 @@ long long us_since(std::chrono::steady_clock::time_point t0) {
 
 Daemon::Daemon(DaemonOptions opts) : opts_(std::move(opts)), signals_(io_, SIGHUP, SIGTERM, SIGINT) {}
 
-Daemon::~Daemon() = default;
+Daemon::~Daemon() {
+    metrics_.reset();  // it reads health_ and the maps: it goes first
+}
 
 Status Daemon::start(const Config& cfg) {
     pin_dir_ = opts_.pin_dir ? *opts_.pin_dir : cfg.pin_dir;
@@ -208,12 +209,7 @@ constexpr const char* kEventsMap = "hl_events_v1";
 void Daemon::open_outlier_inputs() {
     auto fd = MapBase::open_pinned(pin_dir_ + "/" + kBackendLiveMap);
     if (!fd) return;
-    auto live = BackendLive::open(std::move(fd.value()), kBackendLiveMap);
-    if (!live) {
-        spdlog::warn("outlier detection cannot reset failure counts: {}", live.error().what());
-        return;
-    }
-    backend_live_ = std::move(live.value());
+    backend_live_ = std::make_unique<SharedArray<hl_backend_live>>(std::move(fd.value()), kBackendLiveMap);
     failure_counts_ = std::make_unique<FailureCountsInMap>(*backend_live_);
 }
 
@@ -440,8 +436,8 @@ void Daemon::start_metrics(const std::string& listen) {
         spdlog::error("metrics disabled: {}", maps.error().what());
         return;
     }
-    collector_ = std::make_shared<DatapathCollector>(std::move(maps.value()), counters_);
-    auto server = MetricsServer::start(listen, {collector_, std::make_shared<HealthCollector>(health_->counters())});
+    metrics_source_ = counters_from_maps(std::move(maps.value()));
+    auto server = MetricsServer::start(io_, listen, ScrapeInputs{metrics_source_.get(), &health_->tracker(), &counters_});
     if (!server) {
         spdlog::error("metrics disabled: {}", server.error().what());
         return;

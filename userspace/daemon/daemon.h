@@ -1,7 +1,6 @@
 // hoplessd: one io_context; signals, the config watcher, the control API,
-// registration expiry and the reconciler all run on it. The metrics
-// exposer answers scrapes on its own thread, reading the maps (never the
-// daemon's state).
+// registration expiry, the reconciler, health and the metrics endpoint all
+// run on it (a scrape is written in bounded steps between the others).
 //
 // Data flows one way: sources (the file, the API) -> registry -> the
 // services it marks dirty -> reconciler -> maps.
@@ -14,8 +13,8 @@
 #include <memory>
 #include <set>
 
-#include "bpf/backend_live.h"
 #include "bpf/links.h"
+#include "bpf/map.h"
 #include "bpf/object.h"
 #include "bpf/socket_terminator.h"
 #include "cluster/cluster.h"
@@ -31,8 +30,9 @@
 #include "dns/dns_server.h"
 #include "health/event_reader.h"
 #include "health/monitor.h"
-#include "metrics/collector.h"
+#include "metrics/daemon_counters.h"
 #include "metrics/metrics_server.h"
+#include "metrics/source.h"
 #include "registry/journal.h"
 #include "registry/registry.h"
 
@@ -59,7 +59,7 @@ public:
     // A registration of this host changed: published to etcd when configured.
     void registration_changed(const Registry::Name& n, const std::string& id);
     const health::Monitor& health() const { return *health_; }
-    const BackendLive* backend_live() const { return backend_live_.get(); }
+    const SharedArray<hl_backend_live>* backend_live() const { return backend_live_.get(); }
     bool ready() const { return ready_; }
 
 private:
@@ -89,10 +89,16 @@ private:
         void backend_health(const health::Change& c) override { d.on_health(c); }
         Daemon& d;
     };
+    // The kernel's failure streak of a backend set to 0 alone: `active`,
+    // which the datapath changes meanwhile, is left as it is.
     struct FailureCountsInMap : health::FailureCounts {
-        explicit FailureCountsInMap(BackendLive& l) : live(l) {}
-        Status reset(uint32_t backend_id) override { return live.reset_failures(backend_id); }
-        BackendLive& live;
+        explicit FailureCountsInMap(SharedArray<hl_backend_live>& l) : live(l) {}
+        Status reset(uint32_t backend_id) override {
+            return live.modify_in_place(backend_id, [](hl_backend_live& v) {
+                __atomic_store_n(&v.consecutive_failures, 0u, __ATOMIC_RELAXED);
+            });
+        }
+        SharedArray<hl_backend_live>& live;
     };
 
     DaemonOptions opts_;
@@ -112,7 +118,7 @@ private:
     std::unique_ptr<Journal> journal_;
     std::unique_ptr<ConfigWatcher> watcher_;
     DaemonCounters counters_;
-    std::shared_ptr<DatapathCollector> collector_;
+    std::unique_ptr<CounterSource> metrics_source_;  // the maps, as a scrape reads them
     std::unique_ptr<MetricsServer> metrics_;
     std::string metrics_listen_;
     std::unique_ptr<ApiHandler> api_;
@@ -129,7 +135,7 @@ private:
     // How long a start waits for etcd's first list before it applies without.
     static constexpr std::chrono::milliseconds kFirstListWait{3000};
     HealthToRegistry health_sink_{*this};
-    std::unique_ptr<BackendLive> backend_live_;  // hl_belive_v1, when the datapath has it
+    std::unique_ptr<SharedArray<hl_backend_live>> backend_live_;  // hl_belive_v1, when the datapath has it
     std::unique_ptr<FailureCountsInMap> failure_counts_;
     std::unique_ptr<health::Monitor> health_;
     std::unique_ptr<health::EventReader> events_;  // after health_: it calls it, so it goes first

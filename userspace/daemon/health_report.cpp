@@ -31,7 +31,7 @@ double tenths(double s) { return std::round(s * 10) / 10; }
 }  // namespace
 
 json service_health_json(const Reconciler::ServiceName& name, const Reconciler::ServiceRec& rec,
-                         const health::ServiceHealth* h, const BackendLive* live) {
+                         const health::ServiceHealth* h, const SharedArray<hl_backend_live>* live) {
     const auto now = health::Clock::now();
     const auto wall = health::WallClock::now();
     json s{{"namespace", name.first},
@@ -79,8 +79,7 @@ json service_health_json(const Reconciler::ServiceName& name, const Reconciler::
                                {"took_ms", r.took.count()},
                                {"inconclusive", r.inconclusive}};
         }
-        if (live)
-            if (auto l = live->read(br.id)) j["connect_failures"] = l->consecutive_failures;
+        if (live) j["connect_failures"] = live->get(br.id).consecutive_failures;
         if (b && b->ejected)
             j["ejection_left"] = std::max(0.0, tenths(std::chrono::duration<double>(b->ejected_until - now).count()));
         bs.push_back(std::move(j));

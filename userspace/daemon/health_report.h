@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bpf/backend_live.h"
+#include "bpf/map.h"
 #include "datapath/reconciler.h"
 #include "health/tracker.h"
 
@@ -15,6 +15,6 @@ namespace hl {
 // its backends are healthy, with nothing probed or counted. `live` (may be
 // null): the kernel's own failure counts, shown as they are now.
 nlohmann::json service_health_json(const Reconciler::ServiceName& name, const Reconciler::ServiceRec& rec,
-                                   const health::ServiceHealth* h, const BackendLive* live);
+                                   const health::ServiceHealth* h, const SharedArray<hl_backend_live>* live);
 
 }  // namespace hl

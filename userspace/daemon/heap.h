@@ -23,11 +23,10 @@ public:
     ~GiveBackFreeHeapOnExit() { give_back_free_heap(); }
 };
 
-// Gives the free heap back at a steady pace. A scrape of /metrics at 65,536
-// services builds ~600,000 prometheus-cpp objects and a 47 MB text on a
-// CivetWeb thread and frees them after the response is written, where the
-// daemon has no hook; unreturned, each scrape left 200-400 MB resident. A
-// trim costs about 1 ms even over hundreds of MB of free heap.
+// Gives the free heap back at a steady pace: what an apply, a burst of API
+// calls or a /metrics scrape (its index of services and backends) freed
+// where the daemon has no hook of its own. A trim costs about 1 ms even
+// over hundreds of MB of free heap.
 class PeriodicHeapTrim {
 public:
     PeriodicHeapTrim(boost::asio::io_context& io, std::chrono::milliseconds every) : timer_(io), every_(every) {}

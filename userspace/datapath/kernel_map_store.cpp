@@ -12,9 +12,12 @@ Status KernelMapStore::reset_service_counters(uint32_t id) {
 Status KernelMapStore::reset_backend_counters(uint32_t id) {
     if (auto st = m_.backend_stats.reset(id); !st) return st;
     if (auto st = m_.backend_lc.zero(id); !st) return st;
-    // Only the failure streak: `active` is the kernel's to take back.
-    if (auto* live = m_.backend_live.at(id)) __atomic_store_n(&live->consecutive_failures, 0u, __ATOMIC_RELAXED);
-    return ok_status();
+    // Only the failure streak: `active` is the kernel's to take back. Most
+    // ids come with no streak (read with one lookup): only a streak left by
+    // the id's last backend costs the mapping of its page.
+    if (m_.backend_live.get(id).consecutive_failures == 0) return ok_status();
+    return m_.backend_live.modify_in_place(
+        id, [](hl_backend_live& v) { __atomic_store_n(&v.consecutive_failures, 0u, __ATOMIC_RELAXED); });
 }
 
 KernelState KernelMapStore::read() const {

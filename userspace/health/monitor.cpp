@@ -16,23 +16,6 @@ std::string show(const Name& n) { return n.first + "/" + n.second; }
 double seconds(milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 }  // namespace
 
-// ---- Counters
-
-void Counters::set(const Name& name, Service s) {
-    std::lock_guard lock(mu_);
-    services_[name] = std::move(s);
-}
-
-void Counters::erase(const Name& name) {
-    std::lock_guard lock(mu_);
-    services_.erase(name);
-}
-
-std::map<Name, Counters::Service> Counters::snapshot() const {
-    std::lock_guard lock(mu_);
-    return services_;
-}
-
 // ---- one backend's probes
 
 struct Monitor::Loop {
@@ -67,7 +50,6 @@ void Monitor::update(const TrackedService& s) {
     // two applies.
     emit(tracker_.unhealthy(s.name));
     sync_probes(s.name, tracker_.find(s.name));
-    publish(s.name);
     arm_ejection_timer();
 }
 
@@ -75,7 +57,6 @@ void Monitor::remove(const Name& name) {
     if (!tracker_.find(name)) return;  // most services: no checks, nothing kept
     emit(tracker_.remove(name));
     probes_.erase(name);
-    counters_->erase(name);
     arm_ejection_timer();
 }
 
@@ -86,7 +67,6 @@ void Monitor::set_fail_open(const Name& name, bool fail_open, size_t backends) {
                      show(name), backends);
     else if (r < 0)
         spdlog::info("service {}: a backend is healthy again; no longer failing open", show(name));
-    if (r) publish(name);
 }
 
 void Monitor::sync_probes(const Name& name, const ServiceHealth* s) {
@@ -208,7 +188,6 @@ void Monitor::connect_failure(const hl_connect_failure& ev) {
                  show(e->change.service), show(e->change.endpoint), seconds(e->duration), ev.consecutive_failures,
                  e->nth, e->ejected_now, e->backends);
     if (e->flag_changed) emit(e->change);
-    publish(e->change.service);
     arm_ejection_timer();
 }
 
@@ -228,27 +207,9 @@ void Monitor::arm_ejection_timer() {
             spdlog::info("service {}: backend {}: ejection over, it takes new connects again", show(c.service),
                          show(c.endpoint));
             emit(c);
-            publish(c.service);
         }
         arm_ejection_timer();
     });
-}
-
-void Monitor::publish(const Name& name) {
-    const ServiceHealth* s = tracker_.find(name);
-    if (!s) {
-        counters_->erase(name);
-        return;
-    }
-    Counters::Service c;
-    c.outlier = s->outlier.has_value();
-    c.fail_open = s->fail_open;
-    c.fail_opens = s->fail_opens;
-    if (c.outlier) {
-        c.ejections.reserve(s->backends.size());
-        for (const auto& [ep, b] : s->backends) c.ejections.emplace_back(show(ep), b.ejections);
-    }
-    counters_->set(name, std::move(c));
 }
 
 }  // namespace hl::health

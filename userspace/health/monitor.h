@@ -11,7 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 
 #include "common/error.h"
@@ -37,25 +36,6 @@ public:
     virtual Status reset(uint32_t backend_id) = 0;
 };
 
-// What /metrics shows, copied out under a lock: the exposer's thread reads
-// it, the io_context writes it (only when something changes).
-class Counters {
-public:
-    struct Service {
-        bool outlier = false;  // ejections are shown only with outlier_detection
-        bool fail_open = false;
-        uint64_t fail_opens = 0;
-        std::vector<std::pair<std::string, uint64_t>> ejections;  // backend "ADDR:PORT" -> times ejected
-    };
-    void set(const Name& name, Service s);
-    void erase(const Name& name);
-    std::map<Name, Service> snapshot() const;
-
-private:
-    mutable std::mutex mu_;
-    std::map<Name, Service> services_;
-};
-
 class Monitor {
 public:
     // `counts` may be null (no kernel counts: ejections still happen).
@@ -73,7 +53,6 @@ public:
     void connect_failure(const hl_connect_failure& ev);
 
     const Tracker& tracker() const { return tracker_; }
-    std::shared_ptr<const Counters> counters() const { return counters_; }
 
     struct Loop;  // one backend's probes (monitor.cpp)
 
@@ -91,7 +70,6 @@ private:
     void emit(const std::vector<Change>& changes);
     void emit(const Change& change);
     void arm_ejection_timer();
-    void publish(const Name& name);
 
     boost::asio::io_context& io_;
     Sink& sink_;
@@ -102,7 +80,6 @@ private:
     boost::asio::steady_timer ejection_timer_;
     std::optional<Clock::time_point> armed_for_;
     std::minstd_rand rng_{std::random_device{}()};
-    std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
     // Handlers that outlive the monitor (queued on the io_context when it
     // goes) find this expired and do nothing.
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);

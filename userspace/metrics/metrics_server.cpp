@@ -1,89 +1,275 @@
 #include "metrics/metrics_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <prometheus/exposer.h>
-#include <sys/socket.h>
-
+#include <utility>  // before asio: boost 1.74 awaitable.hpp misses it under C++20
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
 #include <algorithm>
-#include <atomic>
-#include <cstring>
 #include <chrono>
-#include <thread>
+#include <set>
+#include <spdlog/spdlog.h>
 
-#include "common/unique_fd.h"
+#include "dns/asio_address.h"
 
 namespace hl {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr size_t kHeaderLimit = 8 * 1024;
+constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
+}  // namespace
+
+class MetricsConnection;
+
+struct MetricsServer::State {
+    State(asio::io_context& io, ScrapeInputs in, Limits l) : inputs(in), limits(l), acceptor(io), retry(io) {}
+    ScrapeInputs inputs;
+    Limits limits;
+    tcp::acceptor acceptor;
+    asio::steady_timer retry;  // after an accept error (EMFILE...), try again later, not in a loop
+    std::set<MetricsConnection*> live;
+    bool stopped = false;
+    std::string url;
+};
+
+// One client connection: requests one after another (keep-alive), each
+// answered before the next is read. Every pending operation holds the
+// connection (shared_ptr); closing the socket ends them all.
+class MetricsConnection : public std::enable_shared_from_this<MetricsConnection> {
+public:
+    MetricsConnection(std::shared_ptr<MetricsServer::State> st, tcp::socket sock)
+        : st_(std::move(st)), sock_(std::move(sock)), timer_(sock_.get_executor()) {
+        st_->live.insert(this);
+    }
+    ~MetricsConnection() { st_->live.erase(this); }
+
+    void start() { read_request(); }
+    void stop() {
+        boost::system::error_code ec;
+        timer_.cancel();
+        sock_.close(ec);
+    }
+
+private:
+    // Each phase (reading a request, writing a piece) has its own deadline;
+    // a timer that fires after its phase ended does nothing.
+    void deadline(std::chrono::milliseconds d) {
+        ++phase_;
+        timer_.expires_after(d);
+        timer_.async_wait([self = shared_from_this(), phase = phase_](const boost::system::error_code& ec) {
+            if (!ec && phase == self->phase_) self->stop();
+        });
+    }
+
+    void read_request() {
+        parser_.emplace();
+        parser_->header_limit(kHeaderLimit);
+        parser_->body_limit(0);
+        deadline(st_->limits.read_timeout);
+        http::async_read(sock_, buf_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+            self->on_request(ec);
+        });
+    }
+
+    void on_request(beast::error_code ec) {
+        if (st_->stopped) return;
+        if (ec) {
+            // A stream that ended, or broke, has no one to answer; HTTP we
+            // do not take is told why.
+            const bool http_error = ec.category() == http::make_error_code(http::error::bad_target).category();
+            if (!http_error || ec == http::error::end_of_stream || ec == http::error::partial_message) return stop();
+            return reply(ec == http::error::header_limit ? 431 : 400, "bad request: " + ec.message() + "\n", false);
+        }
+        const auto& req = parser_->get();
+        keep_alive_ = req.keep_alive();
+        http11_ = req.version() >= 11;
+        std::string_view target(req.target().data(), req.target().size());
+        if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+        if (target != "/metrics") return reply(404, "not found: the metrics are at /metrics\n", keep_alive_);
+        if (req.method() != http::verb::get && req.method() != http::verb::head)
+            return reply(405, "method not allowed: GET or HEAD\n", keep_alive_, "Allow: GET, HEAD\r\n");
+        head_only_ = req.method() == http::verb::head;
+        // HTTP/1.0 knows no chunks: its body ends with the connection.
+        if (!http11_) keep_alive_ = false;
+        std::string h = "HTTP/1.1 200 OK\r\nServer: hoplessd\r\nContent-Type: ";
+        h += kContentType;
+        h += "\r\n";
+        if (http11_) h += "Transfer-Encoding: chunked\r\n";
+        if (!keep_alive_) h += "Connection: close\r\n";
+        h += "\r\n";
+        out_ = std::move(h);
+        if (head_only_) return write_last();
+        scrape_.emplace(st_->inputs);
+        stats_ = Stats{};
+        write(std::move(out_), [](MetricsConnection& c) { c.next_chunk(); });
+    }
+
+    // The next piece of the text: written when there is some, else the
+    // scrape goes on after whatever else the event loop has to do.
+    void next_chunk() {
+        std::string text;
+        text.reserve(st_->limits.chunk + 4096);
+        const auto t0 = std::chrono::steady_clock::now();
+        bool more = scrape_->fill(text, st_->limits.chunk);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        stats_.longest = std::max(stats_.longest, took);
+        stats_.bytes += text.size();
+        ++stats_.steps;
+        if (text.empty() && more) {
+            asio::post(sock_.get_executor(), [self = shared_from_this()] {
+                if (!self->st_->stopped) self->next_chunk();
+            });
+            return;
+        }
+        if (http11_ && !text.empty()) {
+            char size[24];
+            int n = std::snprintf(size, sizeof size, "%zx\r\n", text.size());
+            text.insert(0, size, static_cast<size_t>(n));
+            text += "\r\n";
+        }
+        if (more) return write(std::move(text), [](MetricsConnection& c) { c.next_chunk(); });
+        using ms = std::chrono::duration<double, std::milli>;
+        spdlog::debug("metrics: a scrape of {} services and {} backends: {} bytes in {} steps, {:.1f} ms; the longest "
+                      "step {:.2f} ms",
+                      scrape_->services(), scrape_->backends(), stats_.bytes, stats_.steps,
+                      ms(std::chrono::steady_clock::now() - stats_.start).count(), ms(stats_.longest).count());
+        scrape_.reset();
+        if (http11_) text += "0\r\n\r\n";
+        write(std::move(text), [](MetricsConnection& c) { c.done(); });
+    }
+
+    void write_last() {
+        write(std::move(out_), [](MetricsConnection& c) { c.done(); });
+    }
+
+    void reply(unsigned status, std::string body, bool keep_alive, const std::string& extra = "") {
+        const char* reason = status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
+                             : status == 431 ? "Request Header Fields Too Large"
+                             : status == 503 ? "Service Unavailable" : "Bad Request";
+        keep_alive_ = keep_alive;
+        out_ = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nServer: hoplessd\r\n" + extra +
+               "Content-Type: text/plain; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+               (keep_alive ? "" : "Connection: close\r\n") + "\r\n" + body;
+        write_last();
+    }
+
+    // After the whole response: the next request, or the end.
+    void done() {
+        if (!keep_alive_) {
+            boost::system::error_code ignored;
+            sock_.shutdown(tcp::socket::shutdown_send, ignored);
+            return stop();
+        }
+        read_request();
+    }
+
+    template <class Then>
+    void write(std::string text, Then then) {
+        pending_ = std::move(text);
+        deadline(st_->limits.write_timeout);
+        asio::async_write(sock_, asio::buffer(pending_), [self = shared_from_this(), then](beast::error_code ec, size_t) {
+            ++self->phase_;
+            self->timer_.cancel();
+            if (ec || self->st_->stopped) return self->stop();
+            then(*self);
+        });
+    }
+
+    std::shared_ptr<MetricsServer::State> st_;
+    tcp::socket sock_;
+    asio::steady_timer timer_;
+    beast::flat_buffer buf_;
+    std::optional<http::request_parser<http::empty_body>> parser_;
+    std::optional<Scrape> scrape_;
+    std::string out_, pending_;
+    bool keep_alive_ = false, http11_ = true, head_only_ = false;
+    struct Stats {  // of the scrape in progress, for the debug log
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::duration longest{};
+        size_t bytes = 0, steps = 0;
+    } stats_;
+    uint64_t phase_ = 0;
+};
+
 namespace {
 
-// Where a connect reaches the listener: its own address, or loopback when it
-// listens on every address. None for a host name (the stop then takes its time).
-std::optional<IpAddress> wake_address(const std::string& host) {
-    auto a = IpAddress::parse(host);
-    if (!a) return std::nullopt;
-    bool any = std::all_of(a->bytes().begin() + (a->is_v4() ? 12 : 0), a->bytes().end(), [](uint8_t b) { return b == 0; });
-    if (!any) return a;
-    return a->is_v4() ? IpAddress::v4(INADDR_LOOPBACK) : IpAddress::parse("::1");
-}
-
-// One connect to the listener, closed at once: enough to end CivetWeb's poll.
-void poke(const IpAddress& addr, int port) {
-    sockaddr_storage ss{};
-    socklen_t len = 0;
-    if (addr.is_v4()) {
-        auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(static_cast<uint16_t>(port));
-        v4->sin_addr.s_addr = htonl(addr.v4_host_order());
-        len = sizeof *v4;
-    } else {
-        auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(static_cast<uint16_t>(port));
-        std::memcpy(&v6->sin6_addr, addr.bytes().data(), 16);
-        len = sizeof *v6;
-    }
-    UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (fd.valid()) (void)::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+void accept_next(const std::shared_ptr<MetricsServer::State>& st) {
+    st->acceptor.async_accept([st](const boost::system::error_code& ec, tcp::socket sock) {
+        if (st->stopped || ec == asio::error::operation_aborted) return;
+        if (ec) {
+            spdlog::warn("metrics: accept: {}", ec.message());
+            st->retry.expires_after(std::chrono::milliseconds(100));
+            st->retry.async_wait([st](const boost::system::error_code& e) {
+                if (!e && !st->stopped) accept_next(st);
+            });
+            return;
+        }
+        dns::set_cloexec(sock.native_handle());
+        if (st->live.size() >= st->limits.max_connections) {
+            // Over the cap: say why, without waiting on the peer, and close.
+            static const std::string busy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 29\r\n"
+                "Connection: close\r\n\r\ntoo many metrics connections\n";
+            [[maybe_unused]] ssize_t n =
+                ::send(sock.native_handle(), busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            boost::system::error_code ignored;
+            sock.close(ignored);
+        } else {
+            std::make_shared<MetricsConnection>(st, std::move(sock))->start();
+        }
+        accept_next(st);
+    });
 }
 
 }  // namespace
 
-Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& listen,
-                                                            std::vector<std::shared_ptr<prometheus::Collectable>> what) {
-    std::unique_ptr<MetricsServer> s(new MetricsServer());
+Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& io, const std::string& listen,
+                                                            ScrapeInputs inputs, Limits limits) {
     auto colon = listen.rfind(':');
-    s->host_ = colon == std::string::npos ? listen : listen.substr(0, colon);
-    try {
-        s->exposer_ = std::make_unique<prometheus::Exposer>(listen);
-    } catch (const std::exception& e) {
-        return Error{"cannot listen on " + listen + ": " + e.what(), 0};
+    auto addr = colon == std::string::npos ? std::nullopt : IpAddress::parse(listen.substr(0, colon));
+    unsigned long port = 65536;
+    if (colon != std::string::npos) {
+        const std::string p = listen.substr(colon + 1);
+        char* end = nullptr;
+        if (!p.empty()) port = std::strtoul(p.c_str(), &end, 10);
+        if (p.empty() || *end) port = 65536;
     }
-    s->what_ = std::move(what);
-    for (const auto& w : s->what_) s->exposer_->RegisterCollectable(w);
-    auto ports = s->exposer_->GetListeningPorts();
-    s->port_ = ports.empty() ? 0 : ports.front();
-    s->wake_ = wake_address(s->host_);
-    return s;
+    if (!addr || port > 65535) return Error{"metrics.listen '" + listen + "' is not ADDRESS:PORT", 0};
+    auto st = std::make_shared<State>(io, inputs, limits);
+    tcp::endpoint ep(dns::to_asio(*addr), static_cast<uint16_t>(port));
+    boost::system::error_code ec;
+    auto fail = [&](const char* what) { return Error{"cannot listen on " + listen + ": " + what + ": " + ec.message(), 0}; };
+    if (st->acceptor.open(ep.protocol(), ec); ec) return fail("socket");
+    dns::set_cloexec(st->acceptor.native_handle());
+    st->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (st->acceptor.bind(ep, ec); ec) return fail("bind");
+    if (st->acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen");
+    const auto bound = st->acceptor.local_endpoint(ec);
+    const std::string host = addr->is_v4() ? addr->to_string() : "[" + addr->to_string() + "]";
+    st->url = "http://" + host + ":" + std::to_string(ec ? port : bound.port()) + "/metrics";
+    accept_next(st);
+    return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(st)));
 }
 
 MetricsServer::~MetricsServer() {
-    if (!exposer_ || !wake_) return;  // the Exposer stops as a member, in its own time
-    // Poke the listener until the Exposer has stopped (bounded: 2.5 s, the
-    // poll quantum and some), so its stop does not wait a full quantum.
-    std::atomic<bool> stopped{false};
-    std::thread waker([&] {
-        for (int i = 0; i < 250 && !stopped.load(); ++i) {
-            poke(*wake_, port_);
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-    });
-    exposer_.reset();
-    stopped = true;
-    waker.join();
+    st_->stopped = true;
+    boost::system::error_code ec;
+    st_->acceptor.close(ec);
+    st_->retry.cancel();
+    for (MetricsConnection* c : st_->live) c->stop();
 }
 
-std::string MetricsServer::url() const { return "http://" + host_ + ":" + std::to_string(port_) + "/metrics"; }
+std::string MetricsServer::url() const { return st_->url; }
+size_t MetricsServer::connections() const { return st_->live.size(); }
 
 }  // namespace hl
