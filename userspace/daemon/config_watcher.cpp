@@ -33,14 +33,18 @@ bool ConfigWatcher::start() {
 void ConfigWatcher::read_more() {
     stream_.async_read_some(boost::asio::buffer(buf_), [this](boost::system::error_code ec, size_t n) {
         if (ec) return;
-        bool ours = false;
+        bool ours = false, whole = false;
         const std::string via = link_head();
         for (size_t off = 0; off + sizeof(inotify_event) <= n;) {
             auto* ev = reinterpret_cast<const inotify_event*>(buf_ + off);
-            if (ev->len && (file_ == ev->name || (!via.empty() && via == ev->name))) ours = true;
+            if (ev->len && (file_ == ev->name || (!via.empty() && via == ev->name))) {
+                ours = true;
+                // Closed after writing, or renamed into place: the file is whole.
+                whole |= (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0;
+            }
             off += sizeof(inotify_event) + ev->len;
         }
-        if (ours) debounce();
+        if (ours) debounce(whole);
         read_more();
     });
 }
@@ -59,9 +63,11 @@ std::string ConfigWatcher::link_head() const {
 }
 
 // An editor's save is several events (create, modify, close, rename): wait
-// until they settle, then reload once.
-void ConfigWatcher::debounce() {
-    timer_.expires_after(std::chrono::milliseconds(50));
+// until they settle, then reload once. A file closed after writing or
+// renamed into place is whole: a few milliseconds gather the rest of that
+// save; a file still being written (modified, not closed) gets longer.
+void ConfigWatcher::debounce(bool whole) {
+    timer_.expires_after(std::chrono::milliseconds(whole ? 5 : 50));
     timer_.async_wait([this](boost::system::error_code ec) {
         if (!ec) on_change_();
     });

@@ -20,7 +20,7 @@ public:
 
 private:
     void read_more();
-    void debounce();
+    void debounce(bool whole);
     std::string link_head() const;
 
     boost::asio::posix::stream_descriptor stream_;

@@ -247,20 +247,35 @@ void Reconciler::adopt() {
     }
     // The table in force, in slot order; any other generation is retired.
     std::vector<std::array<uint32_t, 3>> in_force;  // service id, slot, backend id
+    std::vector<std::array<uint32_t, 3>> retired;   // service id, generation, slot
     for (const auto& [sk, bid] : k.slots) {
         auto owner = by_id.find(sk.service_id);
         if (owner != by_id.end() && sk.generation == owner->second->value.generation)
             in_force.push_back({sk.service_id, sk.slot, bid});
         else if (owner != by_id.end())
-            owner->second->retired.push_back(sk);
+            retired.push_back({sk.service_id, sk.generation, sk.slot});
         else
             orphan_slots_.push_back(sk);
+    }
+    // The one table before the one in force is kept as the retired one
+    // (slots 0..n-1 of one generation, as a change leaves it); anything
+    // else (a change cut short) goes at the next apply.
+    std::sort(retired.begin(), retired.end());
+    for (size_t a = 0, b; a < retired.size(); a = b) {
+        for (b = a; b < retired.size() && retired[b][0] == retired[a][0]; ++b) {}
+        bool whole = true;
+        for (size_t k = a; k < b && whole; ++k) whole = retired[k][1] == retired[a][1] && retired[k][2] == k - a;
+        if (whole) {
+            by_id[retired[a][0]]->retired_generation = retired[a][1];
+            by_id[retired[a][0]]->retired_count = static_cast<uint32_t>(b - a);
+        } else {
+            for (size_t k = a; k < b; ++k) orphan_slots_.push_back({retired[k][0], retired[k][1], retired[k][2]});
+        }
     }
     std::sort(in_force.begin(), in_force.end());
     for (const auto& [id, slot, bid] : in_force) by_id[id]->slots.push_back(bid);
     for (auto& [id, rec] : by_id) sort_by_endpoint(rec->backends);
-    vip_refs_.clear();
-    for (const auto& [n, rec] : services_) vip_ref(rec.vip(), +1);
+    vip_refs_ = VipRefs{};  // counted for the pool at the first apply
     for (const auto& [id, v] : k.cgroups) cgroup_recs_[id] = CgroupRec{v};
     // The server side's endpoint map as the services say it should be; what
     // the kernel holds otherwise (a datapath older than the map, or a crash
@@ -306,8 +321,8 @@ Status Reconciler::remove_service(const ServiceRec& rec, const ServiceKeySet& ke
         if (auto st = counted(store_.delete_service(rec.key)); !st) return st;
     for (uint32_t i = 0; i < rec.slots.size(); ++i)
         if (auto st = counted(store_.delete_slot({rec.id, rec.value.generation, i})); !st) return st;
-    for (const auto& sk : rec.retired)
-        if (auto st = counted(store_.delete_slot(sk)); !st) return st;
+    for (uint32_t i = 0; i < rec.retired_count; ++i)
+        if (auto st = counted(store_.delete_slot({rec.id, rec.retired_generation, i})); !st) return st;
     for (const auto& b : rec.backends) {
         if (auto st = counted(store_.delete_backend(b.id)); !st) return st;
         backend_ids_.release(b.id);
@@ -420,12 +435,10 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     // 4. Retire: the table before last goes now; the one just replaced stays
     // for readers that loaded the old service entry a moment ago.
     if (new_table) {
-        for (const auto& sk : rec->retired)
-            if (auto st = counted(store_.delete_slot(sk)); !st) return st.error();
-        rec->retired.clear();
-        if (!fresh)
-            for (uint32_t i = 0; i < rec->slots.size(); ++i)
-                rec->retired.push_back({rec->id, rec->value.generation, i});
+        for (uint32_t i = 0; i < rec->retired_count; ++i)
+            if (auto st = counted(store_.delete_slot({rec->id, rec->retired_generation, i})); !st) return st.error();
+        rec->retired_generation = rec->value.generation;
+        rec->retired_count = fresh ? 0 : static_cast<uint32_t>(rec->slots.size());
     }
     // 5. Backends that left the set. Their hl_peer_v1 entries stay until
     // the next apply (the daemon terminates their sockets first).
@@ -460,11 +473,7 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     return changed;
 }
 
-void Reconciler::vip_ref(const IpAddress& a, int delta) {
-    auto& n = vip_refs_[a];
-    n = static_cast<uint32_t>(static_cast<int>(n) + delta);
-    if (n == 0) vip_refs_.erase(a);
-}
+void Reconciler::vip_ref(const IpAddress& a, int delta) { vip_refs_.add(a, delta); }
 
 // Each changed service's VIP: its own, else the one it had (a service keeps
 // its VIP across reloads), else the first free address of the pool. "Free"
@@ -496,10 +505,8 @@ Result<std::vector<IpAddress>> Reconciler::plan_vips(const std::vector<ServiceCh
         if (vip[i]) taken.insert(*vip[i]);
     auto used = [&](const IpAddress& a) {
         if (taken.count(a)) return true;
-        auto r = vip_refs_.find(a);
-        if (r == vip_refs_.end()) return false;
         auto rel = released.find(a);
-        return r->second > (rel == released.end() ? 0u : rel->second);
+        return vip_refs_.count(a) > (rel == released.end() ? 0u : rel->second);
     };
     for (size_t i = 0; i < n; ++i) {
         if (vip[i] || !changes[i].desired) continue;
@@ -571,6 +578,10 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
 Result<ApplyReport> Reconciler::apply_services(const std::vector<ServiceChange>& changes, const IpPrefix& vip_pool) {
     writes_ = 0;
     ApplyReport report;
+    if (!vip_refs_.same_pool(vip_pool)) {  // the first apply, or the pool changed
+        vip_refs_.reset(vip_pool);
+        for (const auto& [n, rec] : services_) vip_refs_.add(rec.vip(), +1);
+    }
     auto vips = plan_vips(changes, vip_pool);
     if (!vips) return vips.error();
 

@@ -30,6 +30,7 @@
 #include "datapath/cgroup_attacher.h"
 #include "datapath/id_allocator.h"
 #include "datapath/map_store.h"
+#include "datapath/vip_refs.h"
 #include "model/config.h"
 
 namespace hl {
@@ -95,7 +96,9 @@ public:
         hl_service value{};
         std::vector<BackendRec> backends;  // sorted by endpoint (address, port)
         std::vector<uint32_t> slots;  // backend ids of the generation in force
-        std::vector<hl_slot_key> retired;  // the previous table, kept for racing readers
+        // The previous table, kept for racing readers: slots 0..count-1 of
+        // that generation (a table is always written whole, from slot 0).
+        uint32_t retired_generation = 0, retired_count = 0;
 
         IpAddress vip() const { return IpAddress::from_bytes(key.addr); }
         const BackendRec* find_backend(const IpAddress& address, uint16_t port) const;
@@ -171,9 +174,9 @@ private:
     std::map<ServiceName, ServiceRec> services_;
     std::map<std::string, uint32_t> ns_ids_;
     std::map<uint64_t, CgroupRec> cgroup_recs_;
-    // How many services use each VIP: a pool address is free at 0. Kept as
-    // services come and go, so allocating one VIP walks no service.
-    std::map<IpAddress, uint32_t> vip_refs_;
+    // How many services use each VIP of the pool: a pool address is free at
+    // 0. Kept as services come and go, so allocating one VIP walks no service.
+    VipRefs vip_refs_;
     // Paths of cgroups attached through the API, as given and resolved, so
     // that one removed before its detach (a container's, by runc) can still
     // be detached by the id it had. Not kept across restarts: there the

@@ -53,82 +53,106 @@ std::optional<std::string> Registry::key_clash(const Service& s, const Name& sel
 }
 
 Status Registry::set_file_services(std::vector<Service> services) {
-    // The file's services by name, to walk beside entries_ (both sorted):
-    // no set of 65,536 copied names on every reload.
-    std::vector<size_t> order(services.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    // The file's services in name order, walked beside entries_ (also in
+    // name order) as a merge: each side is visited once, with one name
+    // comparison a step, and no lookup (a tree search of string compares)
+    // per service. At 65,536 services the lookups were a third of a reload.
     auto name_of = [&](size_t i) { return std::tie(services[i].ns, services[i].name); };
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return name_of(a) < name_of(b); });
-    auto in_file = [&](const Name& n) {
-        auto it = std::lower_bound(order.begin(), order.end(), n, [&](size_t i, const Name& k) {
-            return name_of(i) < std::tie(k.first, k.second);
-        });
-        return it != order.end() && name_of(*it) == std::tie(n.first, n.second);
+    auto before = [&](size_t a, size_t b) { return name_of(a) < name_of(b); };
+    // An edit rarely moves services around: the last file's order, checked
+    // in one pass, usually still sorts this one.
+    std::vector<uint32_t> order = std::move(file_order_);
+    if (order.size() != services.size() || !std::is_sorted(order.begin(), order.end(), before)) {
+        order.resize(services.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+        std::sort(order.begin(), order.end(), before);
+    }
+    // Visits, in name order: file(i) for a file service with no entry,
+    // both(i, it) for one that has one, entry(it) for an entry the file
+    // does not name. Callbacks may not erase or insert.
+    auto merge = [&](auto&& file, auto&& both, auto&& entry) {
+        auto it = entries_.begin();
+        for (size_t i : order) {
+            auto key = name_of(i);
+            for (; it != entries_.end() && std::tie(it->first.first, it->first.second) < key; ++it) entry(it);
+            if (it != entries_.end() && std::tie(it->first.first, it->first.second) == key) both(i, it++);
+            else file(i);
+        }
+        for (; it != entries_.end(); ++it) entry(it);
     };
     // Check first: nothing changes when the file clashes with another source.
     std::vector<std::string> errors;
     bool api_vips = false;
-    for (size_t i = 0; i < services.size(); ++i) {
-        const Service& s = services[i];
-        auto it = entries_.find(Name{s.ns, s.name});
-        if (it == entries_.end()) continue;
-        if (it->second.api && !(*it->second.api == s))
-            errors.push_back("services[" + std::to_string(i) + "]: service " + to_string(it->first) +
-                             " is defined by the config file and, differently, by the control API (delete it "
-                             "through the API or make the two agree)");
-        if (it->second.dns)
-            errors.push_back("services[" + std::to_string(i) + "].name: '" + s.name +
-                             "' is the DNS responder's own service");
-    }
     // A service the file does not define, defined through the API or in etcd.
     auto other_def = [](const Entry& e) { return e.api ? e.api.get() : e.etcd_def(); };
-    for (const auto& [name, e] : entries_) {
-        const Service* o = other_def(e);
-        api_vips |= o && o->vip && !in_file(name);
-    }
+    merge([](size_t) {},
+          [&](size_t i, std::map<Name, Entry>::iterator it) {
+              const Service& s = services[i];
+              if (it->second.api && !(*it->second.api == s))
+                  errors.push_back("services[" + std::to_string(i) + "]: service " + to_string(it->first) +
+                                   " is defined by the config file and, differently, by the control API (delete it "
+                                   "through the API or make the two agree)");
+              if (it->second.dns)
+                  errors.push_back("services[" + std::to_string(i) + "].name: '" + s.name +
+                                   "' is the DNS responder's own service");
+          },
+          [&](std::map<Name, Entry>::iterator it) {
+              const Service* o = other_def(it->second);
+              api_vips |= o && o->vip;
+          });
     // A file VIP that an API (or etcd) service already uses (only when one has a VIP).
     if (api_vips) {
         std::map<std::tuple<std::string, IpAddress, uint16_t, Protocol>, Name> file_keys;
         for (const auto& s : services)
             if (s.vip) file_keys.emplace(std::make_tuple(s.ns, *s.vip, s.port, s.protocol), Name{s.ns, s.name});
-        for (const auto& [name, e] : entries_) {
-            const Service* o = other_def(e);
-            if (!o || !o->vip || in_file(name)) continue;
-            auto k = file_keys.find(std::make_tuple(name.first, *o->vip, o->port, o->protocol));
-            if (k != file_keys.end())
-                errors.push_back("service " + to_string(k->second) + ": vip " + o->vip->with_port(o->port) + "/" +
-                                 to_string(o->protocol) + " is already used by service " + to_string(name) +
-                                 (e.api ? " (defined through the control API)" : " (defined in etcd)"));
-        }
+        merge([](size_t) {}, [](size_t, std::map<Name, Entry>::iterator) {},
+              [&](std::map<Name, Entry>::iterator it) {
+                  const Service* o = other_def(it->second);
+                  if (!o || !o->vip) return;
+                  auto k = file_keys.find(std::make_tuple(it->first.first, *o->vip, o->port, o->protocol));
+                  if (k != file_keys.end())
+                      errors.push_back("service " + to_string(k->second) + ": vip " + o->vip->with_port(o->port) +
+                                       "/" + to_string(o->protocol) + " is already used by service " +
+                                       to_string(it->first) +
+                                       (it->second.api ? " (defined through the control API)" : " (defined in etcd)"));
+              });
     }
     if (!errors.empty()) {
+        file_order_ = std::move(order);
         std::string msg = "invalid config: ";
         for (size_t i = 0; i < errors.size(); ++i) msg += (i ? "; " : "") + errors[i];
         return Error{msg, 0};
     }
-    for (auto it = entries_.begin(); it != entries_.end();) {
-        if (it->second.file && !in_file(it->first)) {
-            it->second.file.reset();
-            touch(it->first);
-            if (it->second.empty()) {
-                it = entries_.erase(it);
-                continue;
-            }
-        }
-        ++it;
+    // Apply: what the walk finds is noted first (it may not change the
+    // tree), then done; new entries go in with their neighbour as the hint.
+    std::vector<std::map<Name, Entry>::iterator> gone;
+    std::vector<std::pair<size_t, std::map<Name, Entry>::iterator>> changed;
+    std::vector<size_t> added;
+    merge([&](size_t i) { added.push_back(i); },
+          [&](size_t i, std::map<Name, Entry>::iterator it) {
+              const Entry& e = it->second;
+              if (!e.file || !(*e.file == services[i])) changed.push_back({i, it});
+          },
+          [&](std::map<Name, Entry>::iterator it) {
+              if (it->second.file) gone.push_back(it);
+          });
+    for (auto it : gone) {
+        it->second.file.reset();
+        touch(it->first);
+        if (it->second.empty()) entries_.erase(it);
     }
-    // In name order, so each lookup lands next to the last.
-    auto hint = entries_.begin();
-    for (size_t i : order) {
+    for (auto& [i, it] : changed) {
+        it->second.file = std::make_unique<const Service>(std::move(services[i]));
+        touch(it->first);
+    }
+    for (size_t i : added) {
         Service& s = services[i];
         Name n{s.ns, s.name};
-        hint = entries_.lower_bound(n);  // sorted input: a short walk from the last
-        if (hint == entries_.end() || hint->first != n) hint = entries_.emplace_hint(hint, n, Entry{});
-        Entry& e = hint->second;
-        if (e.file && *e.file == s) continue;
-        e.file = std::make_unique<const Service>(std::move(s));
-        touch(n);
+        auto it = entries_.emplace_hint(entries_.lower_bound(n), std::move(n), Entry{});
+        it->second.file = std::make_unique<const Service>(std::move(s));
+        touch(it->first);
     }
+    file_order_ = std::move(order);
     return ok_status();
 }
 

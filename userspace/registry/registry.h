@@ -249,6 +249,9 @@ private:
     bool set_remote(Entry& e, std::vector<RemoteEndpoint> eps);
 
     std::map<Name, Entry> entries_;
+    // The config file's services in name order, as indexes into the file's
+    // list when last set (the next reload checks it before sorting anew).
+    std::vector<uint32_t> file_order_;
     std::set<Name> dirty_;
     size_t registration_count_ = 0;
     size_t ttl_count_ = 0;  // registrations with a ttl: none, and expiry walks nothing
