@@ -26,9 +26,12 @@ step() { printf '\n==== %s ====\n' "$*"; }
 
 # ccache (installed by install-deps) keeps a second run of the same sources,
 # in any clone, from compiling them again: CI's clone on this machine too.
+# NOHASHDIR: with -g, ccache otherwise hashes the build directory, so a clone
+# at another path never hits (debug info then names the first clone's path).
 LAUNCH=()
 if command -v ccache >/dev/null 2>&1; then
   export CCACHE_BASEDIR="$ROOT" CCACHE_DIR="${CCACHE_DIR:-/var/cache/hopless-ccache}" CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+  export CCACHE_NOHASHDIR=1
   LAUNCH=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
 

@@ -260,6 +260,28 @@ report() {
         echo "- short-conn hopless-2 / nft-2 = $(hb_ratio "$(med hopless-2 short_rps)" "$(med nft-2 short_rps)")"
     has direct+hook && has direct &&
         echo "- short-conn direct+hook / direct = $(hb_ratio "$(med direct+hook short_rps)" "$(med direct short_rps)") (the hook's cost on non-VIP connects)"
+    if has hopless-1 && has direct+hook && has direct; then
+        echo
+        echo "Against the targets of issue 12 (the VIP connect at the speed of a direct connect):"
+        echo
+        echo "- short-conn hopless-1 / direct+hook (direct from the same attached cgroup) = $(hb_ratio "$(med hopless-1 short_rps)" "$(med direct+hook short_rps)") (target >= 0.98)"
+        echo "- connect() p50 hopless-1 - direct+hook = $(awk -v a="$(med hopless-1 conn_p50)" -v b="$(med direct+hook conn_p50)" 'BEGIN { printf "%+.2f", (a - b) / 1000 }') us (target <= +0.5 us)"
+        echo "- short-conn direct+hook / direct (non-VIP from an attached cgroup vs an unattached one) = $(hb_ratio "$(med direct+hook short_rps)" "$(med direct short_rps)") (target >= 0.99)"
+        echo
+        echo "Per round (short-conn req/s; connect() p50 us):"
+        echo
+        echo "| round | direct | direct+hook | hopless-1 | hopless-1 / direct+hook | direct+hook / direct | connect p50 direct+hook / hopless-1 |"
+        echo "|---|---|---|---|---|---|---|"
+        local r d dh h1 cd ch
+        for ((r = 1; r <= ROUNDS; r++)); do
+            d=$(awk -F'\t' -v r="$r" '$1 == r && $2 == "direct" && $3 == "short_rps" { print $4 }' "$RAW")
+            dh=$(awk -F'\t' -v r="$r" '$1 == r && $2 == "direct+hook" && $3 == "short_rps" { print $4 }' "$RAW")
+            h1=$(awk -F'\t' -v r="$r" '$1 == r && $2 == "hopless-1" && $3 == "short_rps" { print $4 }' "$RAW")
+            cd=$(awk -F'\t' -v r="$r" '$1 == r && $2 == "direct+hook" && $3 == "conn_p50" { print $4 }' "$RAW")
+            ch=$(awk -F'\t' -v r="$r" '$1 == r && $2 == "hopless-1" && $3 == "conn_p50" { print $4 }' "$RAW")
+            echo "| $r | $(fmt0 "$d") | $(fmt0 "$dh") | $(fmt0 "$h1") | $(hb_ratio "$h1" "$dh") | $(hb_ratio "$dh" "$d") | $(us "$cd") / $(us "$ch") |"
+        done
+    fi
     echo
     echo "Memory: hoplessd VmRSS $((HOPLESSD_RSS / 1024)) MB for the whole host (3 services); haproxy sidecar VmRSS $((HAPROXY_RSS / 1024)) MB per task."
     echo

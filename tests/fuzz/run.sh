@@ -27,7 +27,10 @@ CC=${FUZZ_CC:-$(command -v clang || true)}
 
 mkdir -p "$BUILD"
 LAUNCH=()
-command -v ccache >/dev/null 2>&1 && LAUNCH=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null 2>&1; then  # as tools/test.sh: hits from a clone at any path
+    LAUNCH=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+    export CCACHE_BASEDIR="$REPO" CCACHE_DIR="${CCACHE_DIR:-/var/cache/hopless-ccache}" CCACHE_NOHASHDIR=1
+fi
 cmake -S "$HERE" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" -DHOPLESS_FUZZ=ON "${LAUNCH[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD/cmake.log" 2>&1 || { cat "$BUILD/cmake.log" >&2; exit 1; }
 cmake --build "$BUILD" -j"$(nproc)" >>"$BUILD/cmake.log" 2>&1 || { tail -50 "$BUILD/cmake.log" >&2; exit 1; }
