@@ -28,6 +28,8 @@
 # Knobs (env): ROUNDS (3), DURATION (4 s per wrk run), IPERF_TIME (3 s),
 # CONNECTS (2000 per connect_latency run), CONNS (16 wrk connections),
 # WAYS (space-separated subset, default all), HAPROXY_MODE (http|tcp),
+# EXTRA_SERVICES / EXTRA_CGROUPS (0: more services and attached cgroups in
+# the daemon's maps, to show the datapath's cost stays flat at scale),
 # HB_PIN (1: client side on CPU 0, servers on CPU 1; 0: no pinning),
 # RESULTS (file to write the markdown to, besides stdout), HOPLESSD.
 set -euo pipefail
@@ -43,9 +45,13 @@ CONNS=${CONNS:-16}
 HAPROXY_MODE=${HAPROXY_MODE:-http}
 ALL_WAYS="direct direct+hook hopless-1 nft-1 haproxy-1 hopless-2 nft-2 haproxy-2"
 WAYS=${WAYS:-$ALL_WAYS}
+EXTRA_SERVICES=${EXTRA_SERVICES:-0}
+EXTRA_CGROUPS=${EXTRA_CGROUPS:-0}
 CLIENT_CPU=0
 # shellcheck disable=SC2034  # read by common.sh
 HB_SERVER_CPU=1
+((EXTRA_SERVICES >= 0 && EXTRA_SERVICES <= 65533 && EXTRA_CGROUPS >= 0 && EXTRA_CGROUPS <= 8192)) ||
+    { echo "run.sh: EXTRA_SERVICES 0-65533, EXTRA_CGROUPS 0-8192" >&2; exit 2; }
 ((ROUNDS >= 1 && ROUNDS <= 50 && DURATION >= 1 && DURATION <= 120 && IPERF_TIME >= 1 && IPERF_TIME <= 60)) ||
     { echo "run.sh: ROUNDS 1-50, DURATION 1-120, IPERF_TIME 1-60" >&2; exit 2; }
 
@@ -87,6 +93,22 @@ services:
     backends: [ { address: $B1, port: 8080 }, { address: $B2, port: 8080 } ]
   - { name: bulk, vip: 127.255.0.3, port: 5201, backends: [ { address: $B1, port: 5201 } ] }
 EOF
+# At scale (issue 12: the ratio must stay flat): EXTRA_SERVICES more services
+# (one backend each, VIPs 127.255.16-143.X, ports 81-82) and EXTRA_CGROUPS more attached cgroups
+# beside the task's, all in the daemon's maps while the ways run.
+if ((EXTRA_SERVICES > 0 || EXTRA_CGROUPS > 0)); then
+    for ((i = 0; i < EXTRA_CGROUPS; i++)); do hb_cgroup "x$i" XCG; echo "  - { cgroup: $XCG, namespace: default }"; done >"$HB_TMP/attach.yaml"
+    awk -v n="$EXTRA_SERVICES" -v b="$B2" 'BEGIN { for (i = 0; i < n; i++)
+        printf "  - { name: x%d, vip: 127.255.%d.%d, port: %d, backends: [ { address: %s, port: 8080 } ] }\n", i, 16 + int(i / 256) % 128, i % 256, 81 + int(i / 32768), b }' \
+        >"$HB_TMP/extra.yaml"
+    awk -v a="$HB_TMP/attach.yaml" -v x="$HB_TMP/extra.yaml" -v m=$((EXTRA_SERVICES + 16)) '
+        /^control:/ { print; print "maps: { max_services: " m ", max_backends: " m + 16 " }"; next }
+        /^attach:/ { print; while ((getline l < a) > 0) print l; next }
+        { print }
+        END { while ((getline l < x) > 0) print l }' "$HB_TMP/hopless.yaml" >"$HB_TMP/hopless.scaled.yaml"
+    mv "$HB_TMP/hopless.scaled.yaml" "$HB_TMP/hopless.yaml"
+    hb_log "scale: $EXTRA_SERVICES more services, $EXTRA_CGROUPS more attached cgroups"
+fi
 hb_hoplessd main "$HB_TMP/hopless.yaml"
 HL_PID=$HB_DPID
 
@@ -223,6 +245,7 @@ report() {
     echo "### hopless side-by-side benchmark ($START)"
     echo
     echo "Machine: ${MACHINE%%$'\n'*}; ${MACHINE#*$'\n'}, at end: $LOAD_END."
+    ((EXTRA_SERVICES + EXTRA_CGROUPS == 0)) || echo "Scale: $((EXTRA_SERVICES + 3)) services and $((EXTRA_CGROUPS + 1)) attached cgroups in the daemon's maps."
     echo "Run: $ROUNDS rounds x $NW ways, interleaved; wrk -t1 -c$CONNS -d${DURATION}s; iperf3 -t $IPERF_TIME;"
     echo "connect_latency -n $CONNECTS --http; haproxy mode $HAPROXY_MODE; pinning $([[ ${HB_PIN:-1} == 1 ]] && echo 'client CPU 0, servers CPU 1' || echo off)."
     echo "Medians over rounds; x = ratio to $BASE (for latency, >1 is slower)."
@@ -283,7 +306,7 @@ report() {
         done
     fi
     echo
-    echo "Memory: hoplessd VmRSS $((HOPLESSD_RSS / 1024)) MB for the whole host (3 services); haproxy sidecar VmRSS $((HAPROXY_RSS / 1024)) MB per task."
+    echo "Memory: hoplessd VmRSS $((HOPLESSD_RSS / 1024)) MB for the whole host ($((EXTRA_SERVICES + 3)) services); haproxy sidecar VmRSS $((HAPROXY_RSS / 1024)) MB per task."
     echo
     echo "Spread (min-max over rounds, short-conn req/s): $(for w in "${WAY_LIST[@]}"; do
         awk -F'\t' -v w="$w" '$2 == w && $3 == "short_rps" { v = $4 + 0; if (min == "" || v < min) min = v; if (v > max) max = v }
