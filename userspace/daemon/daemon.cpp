@@ -252,8 +252,8 @@ void Daemon::on_health(const health::Change& c) {
 // A health verdict, to whoever traces its service (the program writes
 // nothing when nobody does). Posted after the apply that on_health() posted
 // for the same change, so the event is in the ring after the kernel's maps
-// changed: a tracer never sees a redirect to a backend after its
-// `ejected`. A failure to run it costs the trace one event, never the
+// changed: a tracer sees no redirect to a backend between its `ejected`
+// and its `restored` (unless the service fails open). A failure to run it costs the trace one event, never the
 // verdict.
 void Daemon::trace_health(const health::BackendEvent& e) {
     if (!trace_writer_) return;
