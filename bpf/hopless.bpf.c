@@ -369,6 +369,30 @@ int hl_sockops(struct bpf_sock_ops *ctx)
 	return 1; /* sockops programs never veto */
 }
 
+/* ---- the daemon's health verdicts into the trace ring ------------------
+ * Run by hoplessd with BPF_PROG_TEST_RUN, the event as the context, when it
+ * ejects or restores a backend: the same lease check as the datapath's
+ * events (nothing is written unless someone traces the service), the
+ * kernel's clock, the same ring, so a tracer sees them in order. Returns 1
+ * when the event was written. Never attached. */
+SEC("syscall")
+int hl_trace_health(struct hl_trace_event *ev)
+{
+	__u8 type = ev->type;
+	if (type != HL_TRACE_EJECTED && type != HL_TRACE_RESTORED)
+		return 0;
+	struct hl_trace_event *e = hl_trace_begin(ev->service_id, type);
+	if (!e)
+		return 0;
+	e->backend_id = ev->backend_id;
+	e->backend_port = ev->backend_port;
+	__builtin_memcpy(e->backend, ev->backend, sizeof(e->backend));
+	e->reason = ev->reason;
+	e->ejection_ms = ev->ejection_ms;
+	hl_trace_submit(e);
+	return 1;
+}
+
 /* The C++ side checks the same figures (userspace/bpf/abi_check.cpp). */
 _Static_assert(sizeof(struct hl_service_key) == 24, "hl_service_key layout");
 _Static_assert(sizeof(struct hl_service) == 24, "hl_service layout");
@@ -385,3 +409,5 @@ _Static_assert(sizeof(struct hl_peer) == 32, "hl_peer layout");
 _Static_assert(sizeof(struct hl_connect_failure) == 24, "hl_connect_failure layout");
 _Static_assert(sizeof(struct hl_trace_ctl) == 16, "hl_trace_ctl layout");
 _Static_assert(sizeof(struct hl_trace_event) == 112, "hl_trace_event layout");
+_Static_assert(__builtin_offsetof(struct hl_trace_event, ejection_ms) == 44, "hl_trace_event.ejection_ms");
+_Static_assert(__builtin_offsetof(struct hl_trace_event, backend) == 72, "hl_trace_event.backend");

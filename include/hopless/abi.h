@@ -341,6 +341,18 @@ struct hl_trace_ctl {
 #define HL_TRACE_DESTROYED   6  /* redirected socket ended by hopless (backend removed or drained) */
 #define HL_TRACE_INBOUND     7  /* accepted on a backend address:port (peer in addr) */
 #define HL_TRACE_INBOUND_CLOSED 8
+/* The daemon's health verdicts (outlier detection or active health checks):
+ * the backend stops (EJECTED) or starts again (RESTORED) taking new
+ * connects. Decided in userspace, written into this same ring by the
+ * SEC("syscall") program hl_trace_health (run with BPF_PROG_TEST_RUN, the
+ * event as its context), under the same hl_tracectl_v1 rule, so a tracer
+ * sees them in order with the kernel's. reason: HL_HEALTH_*; pid, cgroup_id,
+ * comm, addr and port are 0. */
+#define HL_TRACE_EJECTED     9
+#define HL_TRACE_RESTORED    10
+
+#define HL_HEALTH_OUTLIER      1  /* outlier detection: ejected, or the ejection is over */
+#define HL_HEALTH_CHECK        2  /* active health check: unhealthy_threshold failed, or healthy_threshold passed */
 
 struct hl_trace_event {
 	__u64 ts_ns;       /* bpf_ktime_get_ns() */
@@ -350,14 +362,17 @@ struct hl_trace_event {
 	__u32 pid;         /* tgid of the calling task (connect hooks); 0 from sockops */
 	__u32 service_id;
 	__u32 backend_id;
-	__u32 connect_us;
+	union {
+		__u32 connect_us;   /* ESTABLISHED */
+		__u32 ejection_ms;  /* EJECTED by outlier detection: for how long */
+	};
 	__u32 rtt_us;
 	__u16 port;        /* network byte order: VIP port, or the peer's (inbound) */
 	__u16 backend_port;
 	__u8  addr[16];    /* VIP, or the peer (inbound) */
 	__u8  backend[16];
 	__u8  type;        /* HL_TRACE_* */
-	__u8  reason;      /* HL_REASON_* */
+	__u8  reason;      /* HL_REASON_* (HL_HEALTH_* for EJECTED and RESTORED) */
 	__u8  proto;
 	__u8  pad[5];
 	char  comm[16];

@@ -11,7 +11,8 @@
 #
 #   active    http check from the daemon's namespace: a stopped backend is
 #             quarantined in the kernel and every connect goes to the other;
-#             started again, it comes back
+#             started again, it comes back; `hopless trace -j` shows it
+#             ejected and restored (health_check)
 #   failopen  every backend down: hopless routes to all of them (no connect
 #             refused for want of a backend), hopless_service_panic{,_total}
 #             count it; one back: the other is quarantined again
@@ -24,7 +25,10 @@
 #   outlier   passive: one of two backends killed under a client loop: at most
 #             consecutive_failures connects fail on it, none while it is
 #             ejected; retried after, still dead, it is ejected twice as long;
-#             started again, it is retried after that and takes connects
+#             started again, it is retried after that and takes connects;
+#             `hopless trace -j` shows both ejections (outlier_detection,
+#             1000 and 2000 ms) and their ends, in order with the kernel's
+#             events: no redirect to the backend while it is ejected
 #   cli       hopless health (text and -j, service SERVICE), GET
 #             /v1/services' healthy; with the daemon down, states from the maps
 #
@@ -131,14 +135,35 @@ wait_state() {
     hl_log "backend :$1 $2 after $(($(hl_now_ms) - t0)) ms"
 }
 
+# trace_start: `hopless -j trace service web` in the background into
+# $TRACE until trace_stop; it reads once the next dial's events arrive.
+trace_start() {
+    TRACE="$DIR/trace.json"
+    "$HOPLESS" --pin-dir "$PIN" -j trace service web >"$TRACE" 2>"$DIR/trace.err" &
+    TRACER=$!
+    hl_defer hl_stop_pid "$TRACER"
+}
+trace_wait() {  # the tracer has printed something
+    _traced() { [[ -s "$TRACE" ]]; }
+    hl_wait_for 5 _traced || hl_fail "the tracer prints nothing: $(cat "$DIR/trace.err")"
+}
+# trace_verdicts PORT: the tracer's ejected and restored events of backend
+# $SRV:PORT, "SERVICE EVENT REASON [EJECTION_MS]" a line.
+trace_verdicts() {
+    jq -r --arg b "$SRV:$1" 'select(.backend == $b and (.event == "ejected" or .event == "restored"))
+        | "\(.service) \(.event) \(.reason)\(if .ejection_ms then " \(.ejection_ms)" else "" end)"' "$TRACE"
+}
+
 # ------------------------------------------------------------------ tests
 
 t_active() {
     topology active
     write_config
     hl_daemon_start "$CFG" "$PIN" "$LOG"
+    trace_start
     local out
     out="$(dial 4)"
+    trace_wait
     hl_assert_eq 2 "$(count backend-1 "$out")" "both backends take connects at first (backend-1)"
     hl_assert_eq 2 "$(count backend-2 "$out")" "both backends take connects at first (backend-2)"
     stop_backend 1
@@ -155,6 +180,12 @@ t_active() {
     out="$(dial 4)"
     hl_assert_eq 2 "$(count backend-1 "$out")" "backend-1 takes connects again: $(tr '\n' ' ' <<<"$out")"
     hl_assert_contains "$(cat "$LOG")" "backend $SRV:8081 is healthy again: 2 probes passed in a row" "the return is logged"
+    _restored() { trace_verdicts 8081 | grep -q restored; }
+    hl_wait_for 3 _restored || hl_fail "the tracer saw no restore: $(trace_verdicts 8081)"
+    hl_stop_pid "$TRACER"
+    hl_assert_eq $'web ejected health_check\nweb restored health_check' "$(trace_verdicts 8081)" \
+        "hopless trace: the backend ejected and restored by its health check"
+    hl_assert_eq "" "$(trace_verdicts 8082)" "hopless trace: nothing of the healthy backend"
     hl_assert_eq 0 "$(hl_metric "$METRICS" hopless_service_panic_total 'service="web"')" "no fail-open"
     hl_assert_eq 0 "$(hl_metric "$METRICS" hopless_service_no_backend_total 'service="web"')" "no connect refused"
 }
@@ -289,8 +320,10 @@ outlier_detection: { consecutive_failures: 3, base_ejection_time: 1, max_ejectio
         done >"$2"' client "$VIP:$VPORT" "$CLIENT" &
     loop=$!
     hl_defer hl_stop_pid "$loop"
+    trace_start
     _answers() { (($(grep -c backend-1 "$CLIENT" 2>/dev/null) >= 5)); }
     hl_wait_for 5 _answers || hl_fail "the client gets no answers: $(tail -n 3 "$CLIENT")"
+    trace_wait
     local killed ej1 end1 ej2 end2 re="backend $SRV:8081 ejected for"
     killed=$(hl_now_ms)
     stop_backend 1
@@ -306,6 +339,20 @@ outlier_detection: { consecutive_failures: 3, base_ejection_time: 1, max_ejectio
     _back() { (($(awk -v t="$end2" '$1 > t && $2 == "backend-1"' "$CLIENT" | wc -l) >= 3)); }
     hl_wait_for 5 _back || hl_fail "backend-1 does not take connects after its ejection: $(tail -n 5 "$CLIENT")"
     hl_stop_pid "$loop"
+    hl_stop_pid "$TRACER"
+    hl_assert_eq "web ejected outlier_detection 1000
+web restored outlier_detection
+web ejected outlier_detection 2000
+web restored outlier_detection" "$(trace_verdicts 8081)" "hopless trace: two ejections and their ends"
+    hl_assert_eq "" "$(trace_verdicts 8082)" "hopless trace: the other backend was never ejected"
+    # In order with the kernel's events: connects to backend-1 (r) fail (f)
+    # until it is ejected (E); none is redirected to it until it is
+    # restored (R). The verdicts enter the ring after the maps changed.
+    local seq
+    seq="$(jq -r --arg b "$SRV:8081" 'select(.backend == $b) | {redirect: "r", failed: "f", ejected: "E", restored: "R"}[.event] // empty' "$TRACE" | tr -d '\n')"
+    hl_log "trace of backend-1: $seq"
+    [[ "$seq" =~ ^[rf]*fE[^r]*R[rf]*fE[^r]*R[rf]*$ ]] ||
+        hl_fail "the ejections are not in order with the kernel's events, or a connect went to the ejected backend: $seq"
     hl_log "ejections (daemon clock): +$((ej1 - killed)) ms after the kill for $((end1 - ej1)) ms, then for $((end2 - ej2)) ms"
     local before during1 retry during2 after
     # A connect is written down as it ends: ones that end a few ms into an

@@ -14,7 +14,9 @@
 #              SYNs (nftables in its netns) is one `timeout` after the
 #              service's connect_timeout, as metrics by service and backend.
 #   top        `hopless top` under tmux shows the service with its held
-#              connections, re-sorts on a key and quits on q; -j prints one sample.
+#              connections, re-sorts on a key and quits on q; -j prints one
+#              sample. A service with one of two backends down (a tcp health
+#              check quarantines it) shows healthy 1/2, in both.
 #   trace      `hopless trace -j service web count 3` prints the redirect (pid,
 #              comm, VIP, backend), established and closed events of one curl;
 #              a second tracer is refused; a tracer killed with SIGKILL stops
@@ -26,7 +28,7 @@
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-hl_init curl nginx ip ss nft tmux
+hl_init curl nginx ip ss nft tmux jq
 
 VIPNET="127.255.$((RANDOM % 200 + 20))"
 VIPN=0
@@ -50,7 +52,7 @@ topology() {
     VIP="$VIPNET.$((++VIPN))"
 }
 
-# nginx_start: nginx in the server cgroup and netns on $SRV:8080, serving
+# nginx_start: nginx in the server cgroup and netns on $SRV:8080 (and 8082), serving
 # $DIR/www, logging "$request_length $bytes_sent" per request.
 nginx_start() {
     local d="$DIR/nginx"
@@ -71,7 +73,7 @@ http {
   fastcgi_temp_path $d/tmp-fastcgi;
   uwsgi_temp_path $d/tmp-uwsgi;
   scgi_temp_path $d/tmp-scgi;
-  server { listen $SRV:8080; root $d/www; }
+  server { listen $SRV:8080; listen $SRV:8082; root $d/www; }
 }
 EOF
     hl_in_cgroup_netns "$CGS" "$NSS" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" -g 'daemon off;' \
@@ -203,26 +205,37 @@ holder_start() {
 t_top() {
     topology top
     nginx_start
+    # other: nginx on 8082, nothing on 8081; its check (from the client's
+    # netns: the host is not on the bridge) quarantines 8081 in about 0.4 s.
     cfg "  - { name: web, vip: $VIP, port: 80, backends: [ { address: $SRV, port: 8080 } ] }" \
-        "  - { name: other, vip: $VIPNET.$((++VIPN)), port: 80, backends: [ { address: $SRV, port: 8081 } ] }"
+        "  - { name: other, vip: $VIPNET.$((++VIPN)), port: 80, backends: [ { address: $SRV, port: 8082 }, { address: $SRV, port: 8081 } ], health_check: { protocol: tcp, interval: 0.2, timeout: 0.15, unhealthy_threshold: 2, netns: $NSC } }"
     hl_daemon_start "$CFG" "$PIN" "$LOG"
     holder_start
     # -j (and any stdout that is not a terminal): one sample.
     local js
-    js="$("$HOPLESS" --pin-dir "$PIN" -j top interval 0.2)" || hl_fail "hopless -j top"
+    _top_json() {
+        js="$("$HOPLESS" --pin-dir "$PIN" -j top interval 0.2)" &&
+            [[ "$(jq -r '.[] | select(.service == "other") | "\(.healthy_backends)/\(.backends)"' <<<"$js")" == 1/2 ]]
+    }
+    hl_wait_for 5 _top_json || hl_fail "hopless -j top: other is not healthy 1/2: $js"
     hl_assert_contains "$js" '"service":"web"' "hopless -j top"
     hl_assert_contains "$js" '"active":3' "hopless -j top: the held connections"
+    hl_assert_eq 1/1 "$(jq -r '.[] | select(.service == "web") | "\(.healthy_backends)/\(.backends)"' <<<"$js")" \
+        "hopless -j top: web's healthy backends"
     # The live view, in a terminal tmux gives it.
     local tm=(tmux -L "hle$HL_ID" -f /dev/null)
     "${tm[@]}" new-session -d -s top -x 160 -y 20 "$HOPLESS --pin-dir $PIN top; sleep 30" || hl_fail "tmux"
     hl_defer "${tm[@]}" kill-server
     _shows() { "${tm[@]}" capture-pane -p -t top | grep -qE "^default/web +[0-9.k]+ +3 "; }
     hl_wait_for 5 _shows || hl_fail "top does not show web with 3 active: $("${tm[@]}" capture-pane -p -t top)"
+    "${tm[@]}" capture-pane -p -t top | grep -qE "HEALTHY *$" || hl_fail "no HEALTHY column: $("${tm[@]}" capture-pane -p -t top)"
+    "${tm[@]}" capture-pane -p -t top | grep -qE "^default/other .* 1/2 *$" ||
+        hl_fail "top does not show other healthy 1/2: $("${tm[@]}" capture-pane -p -t top)"
     # New connects appear as a rate.
     for i in 1 2 3 4 5; do in_task "${HL_CURL[@]}" -o /dev/null "http://$VIP/small.txt"; done
     _rate() { "${tm[@]}" capture-pane -p -t top | grep -qE "^default/web +[1-9][0-9.]*k? +3 "; }
     hl_wait_for 5 _rate || hl_fail "top shows no new/s for web: $("${tm[@]}" capture-pane -p -t top)"
-    hl_log "$("${tm[@]}" capture-pane -p -t top | head -n 4 | sed 's/ *$//')"
+    hl_log "$("${tm[@]}" capture-pane -p -t top | head -n 5 | sed 's/ *$//')"
     "${tm[@]}" send-keys -t top s
     _sorted() { "${tm[@]}" capture-pane -p -t top | grep -q "sort: name"; }
     hl_wait_for 3 _sorted || hl_fail "top did not re-sort on 's': $("${tm[@]}" capture-pane -p -t top)"

@@ -65,6 +65,7 @@ public:
     void stop();
     void restart();
     hl::MapSet& maps() { return maps_; }
+    const hl::DatapathObject& object() const { return *obj_; }
     // What the daemon does after an apply: end the sockets of removed backends.
     uint64_t terminate(const hl::ApplyReport& r, const std::vector<std::string>& cgroups);
     hl::Inventory inventory() const { return hl::read_inventory(maps_); }

@@ -1,4 +1,4 @@
-// Outlier detection's kernel inputs. The connect-failure event reader
+// Outlier detection's kernel inputs, and its verdicts' way into the trace ring. The connect-failure event reader
 // (health/event_reader.h) on a real BPF ring buffer, fed by a real BPF
 // program: a tiny socket filter, written here as instructions, that
 // bpf_ringbuf_output()s one hl_connect_failure per run (BPF_PROG_TEST_RUN runs it; `repeat` runs it many times). The
@@ -6,7 +6,10 @@
 // tests/e2e/test_health.sh.
 #include <linux/bpf.h>
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <time.h>
 
 #include <fstream>
 #include <thread>
@@ -14,6 +17,7 @@
 #include "common/unique_fd.h"
 #include "harness.h"
 #include "bpf/map.h"
+#include "bpf/trace_writer.h"
 #include "health/event_reader.h"
 
 using namespace hlt;
@@ -186,3 +190,90 @@ TEST(SharedArray, ResettingFailuresKeepsActiveAndMapsNothingForGood) {
 }
 
 }  // namespace
+
+// The daemon's ejections and restores enter the datapath's trace ring through
+// hl_trace_health (a SEC("syscall") program of the real object): written only
+// while a tracer's lease in hl_tracectl_v1 runs and names the service (or
+// every one), stamped with the kernel's clock; a lease found past is
+// cleared, as the datapath does; the program writes no other kind of event.
+namespace {
+int collect(void* ctx, void* data, size_t size) {
+    auto* got = static_cast<std::vector<hl_trace_event>*>(ctx);
+    if (size >= sizeof(hl_trace_event)) got->push_back(*static_cast<const hl_trace_event*>(data));
+    return 0;
+}
+uint64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
+TEST(TraceWriter, WritesTheDaemonsEventsOnlyWhileTracedAndForTheTracedService) {
+    HL_REQUIRE_BPF();
+    TestDatapath dp;
+    auto prog = dp.object().trace_program();
+    ASSERT_TRUE(prog) << prog.error().what();
+    hl::TraceWriter w(std::move(prog.value()));
+    std::vector<hl_trace_event> got;
+    ring_buffer* rb = ring_buffer__new(dp.maps().trace.fd(), collect, &got, nullptr);
+    ASSERT_TRUE(rb) << std::strerror(errno);
+    std::unique_ptr<ring_buffer, void (*)(ring_buffer*)> rb_owner(rb, ring_buffer__free);
+
+    hl_trace_event ev{};
+    ev.type = HL_TRACE_EJECTED;
+    ev.reason = HL_HEALTH_OUTLIER;
+    ev.service_id = 7;
+    ev.backend_id = 9;
+    ev.backend_port = htons(8080);
+    const auto addr = hl::IpAddress::parse("10.1.2.3")->bytes();
+    std::memcpy(ev.backend, addr.data(), sizeof ev.backend);
+    ev.ejection_ms = 2000;
+    ev.pid = 4242;  // not the program's to pass on
+    auto write = [&](const hl_trace_event& e) {
+        auto r = w.write(e);
+        EXPECT_TRUE(r) << r.error().what();
+        return r && *r;
+    };
+    auto lease = [&](uint64_t until, uint32_t service) {
+        ASSERT_TRUE(dp.maps().trace_ctl.update(0, hl_trace_ctl{until, service, static_cast<uint32_t>(getpid())}));
+    };
+
+    EXPECT_FALSE(write(ev)) << "nobody traces";
+    lease(monotonic_ns() + 3'000'000'000ull, 8);
+    EXPECT_FALSE(write(ev)) << "a tracer of another service";
+    ring_buffer__consume(rb);
+    EXPECT_TRUE(got.empty());
+
+    lease(monotonic_ns() + 3'000'000'000ull, 7);
+    const uint64_t t0 = monotonic_ns();
+    EXPECT_TRUE(write(ev));
+    hl_trace_event restored = ev;
+    restored.type = HL_TRACE_RESTORED;
+    restored.ejection_ms = 0;
+    lease(monotonic_ns() + 3'000'000'000ull, 0);  // every service
+    EXPECT_TRUE(write(restored));
+    hl_trace_event forged = ev;
+    forged.type = HL_TRACE_REDIRECT;
+    EXPECT_FALSE(write(forged)) << "only the daemon's own kinds";
+    ring_buffer__consume(rb);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].type, HL_TRACE_EJECTED);
+    EXPECT_EQ(got[0].reason, HL_HEALTH_OUTLIER);
+    EXPECT_EQ(got[0].service_id, 7u);
+    EXPECT_EQ(got[0].backend_id, 9u);
+    EXPECT_EQ(got[0].backend_port, htons(8080));
+    EXPECT_EQ(std::memcmp(got[0].backend, addr.data(), 16), 0);
+    EXPECT_EQ(got[0].ejection_ms, 2000u);
+    EXPECT_EQ(got[0].pid, 0u);
+    EXPECT_GE(got[0].ts_ns, t0) << "the kernel's clock";
+    EXPECT_LE(got[0].ts_ns, got[1].ts_ns);
+    EXPECT_EQ(got[1].type, HL_TRACE_RESTORED);
+
+    // A lease run out: nothing written, and the lease cleared.
+    lease(monotonic_ns() - 1, 0);
+    EXPECT_FALSE(write(ev));
+    EXPECT_EQ(dp.maps().trace_ctl.lookup(0)->until_ns, 0u);
+    ring_buffer__consume(rb);
+    EXPECT_EQ(got.size(), 2u);
+}

@@ -138,7 +138,9 @@ TEST(HealthProbe, CancelledProbeNeverCallsBack) {
 
 struct FakeSink : Sink {
     std::vector<Change> changes;
+    std::vector<BackendEvent> events;  // what `hopless trace` is told
     void backend_health(const Change& c) override { changes.push_back(c); }
+    void backend_event(const BackendEvent& e) override { events.push_back(e); }
 };
 
 struct FakeCounts : FailureCounts {
@@ -175,6 +177,12 @@ TEST(HealthMonitor, FailingProbesMakeABackendUnhealthyAndPassingOnesBringItBack)
     EXPECT_FALSE(sink.changes[0].healthy);
     const auto& b = m.tracker().find(kWeb)->backends.at(down);
     EXPECT_EQ(b.last->result.detail, "connection refused");
+    ASSERT_EQ(sink.events.size(), 1u);
+    EXPECT_EQ(sink.events[0].service_id, 1u);
+    EXPECT_EQ(sink.events[0].backend_id, 11u);
+    EXPECT_EQ(sink.events[0].endpoint, down);
+    EXPECT_TRUE(sink.events[0].ejected);
+    EXPECT_EQ(sink.events[0].why, HL_HEALTH_CHECK);
     ASSERT_TRUE(run_until(io, [&] { return m.tracker().find(kWeb)->backends.at(up.endpoint()).passes >= 3; }));
     EXPECT_EQ(sink.changes.size(), 1u) << "the healthy one never changed";
     // The service goes: its unhealthy backend is reported healthy (the
@@ -182,6 +190,7 @@ TEST(HealthMonitor, FailingProbesMakeABackendUnhealthyAndPassingOnesBringItBack)
     m.remove(kWeb);
     ASSERT_EQ(sink.changes.size(), 2u);
     EXPECT_TRUE(sink.changes[1].healthy);
+    EXPECT_EQ(sink.events.size(), 1u) << "a removed service is no verdict";
     EXPECT_FALSE(m.tracker().find(kWeb));
     io.run_for(milliseconds(150));
     EXPECT_EQ(sink.changes.size(), 2u);
@@ -214,6 +223,13 @@ TEST(HealthMonitor, SyntheticConnectFailuresEjectResetTheCountAndEnd) {
     EXPECT_EQ(sink.changes[0].endpoint, a);
     EXPECT_FALSE(sink.changes[0].healthy);
     EXPECT_EQ(counts.resets, std::vector<uint32_t>{20});
+    ASSERT_EQ(sink.events.size(), 1u);
+    EXPECT_EQ(sink.events[0].service_id, 4u);
+    EXPECT_EQ(sink.events[0].backend_id, 20u);
+    EXPECT_EQ(sink.events[0].endpoint, a);
+    EXPECT_TRUE(sink.events[0].ejected);
+    EXPECT_EQ(sink.events[0].why, HL_HEALTH_OUTLIER);
+    EXPECT_EQ(sink.events[0].ejection, milliseconds(100));
     // Half of two is one: the other is not ejected, whatever it does.
     event(21, 3);
     EXPECT_EQ(sink.changes.size(), 1u);
@@ -221,8 +237,14 @@ TEST(HealthMonitor, SyntheticConnectFailuresEjectResetTheCountAndEnd) {
     EXPECT_EQ(m.tracker().find(kWeb)->backends.at(b).ejections, 0u);
     ASSERT_TRUE(run_until(io, [&] { return sink.changes.size() == 2; }));
     EXPECT_TRUE(sink.changes[1].healthy) << "back after base_ejection_time";
+    ASSERT_EQ(sink.events.size(), 2u);
+    EXPECT_FALSE(sink.events[1].ejected);
+    EXPECT_EQ(sink.events[1].backend_id, 20u);
+    EXPECT_EQ(sink.events[1].why, HL_HEALTH_OUTLIER);
     // Ejected again: twice as long.
     event(20, 3);
+    ASSERT_EQ(sink.events.size(), 3u);
+    EXPECT_EQ(sink.events[2].ejection, milliseconds(200));
     auto& bh = m.tracker().find(kWeb)->backends.at(a);
     EXPECT_EQ(bh.ejections, 2u);
     EXPECT_NEAR(std::chrono::duration<double>(bh.ejected_until - Clock::now()).count(), 0.2, 0.05);

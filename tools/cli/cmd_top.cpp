@@ -33,7 +33,9 @@ const char* kTopHelp =
     "       a live view of every service, refreshed each interval (default 1 s): new connects/s,\n"
     "       active connections, connect errors/s, bytes/s received and sent, RTT p50/p99 of\n"
     "       the connections that closed in the interval, inbound (server side) connections/s\n"
-    "       and active, usable backends of all. The N (default: what fits) services first by KEY.\n"
+    "       and active, healthy backends of all (those that take new connects now: not\n"
+    "       quarantined by a health check or an ejection, not draining, weight above 0).\n"
+    "       The N (default: what fits) services first by KEY.\n"
     "       Keys while it runs: n a e b r i s sort by new, active, errors, bytes, rtt, inbound,\n"
     "       name; q or Ctrl-C quits. With -j, or when stdout is not a terminal, it prints one\n"
     "       interval's sample and exits.\n";
@@ -59,7 +61,10 @@ struct Reading {
     uint64_t connections = 0, errors = 0, bytes_sent = 0, bytes_received = 0, inbound = 0;
     int64_t active = 0, inbound_active = 0;
     hl_hist rtt{};
-    size_t backends = 0, usable = 0;
+    // Backends of the service, and those the datapath may pick now: state
+    // active (health's verdicts reach the kernel as quarantined) and a
+    // weight. While a service fails open its unhealthy backends are active.
+    size_t backends = 0, healthy = 0;
 };
 
 struct Snapshot {
@@ -68,7 +73,7 @@ struct Snapshot {
 };
 
 // Reads what top shows, and only that, every interval: the services map,
-// the backends map (usable of all), and the per-service counters in batches;
+// the backends map (healthy of all), and the per-service counters in batches;
 // names are read once per service id (they never change under an id while
 // it lives). No slot tables, no per-backend counters: at 65,536 services a
 // refresh costs a few hundred milliseconds of CPU, not a second.
@@ -101,7 +106,7 @@ public:
             auto it = by_id.find(b.service_id);
             if (it == by_id.end()) return;
             it->second->backends++;
-            if (b.state == HL_BACKEND_ACTIVE && b.weight > 0) it->second->usable++;
+            if (b.state == HL_BACKEND_ACTIVE && b.weight > 0) it->second->healthy++;
         });
         auto want = [&](uint32_t id) { return by_id.count(id) != 0; };
         maps_.service_stats.for_each(end, want, [&](uint32_t id, const hl_service_stats* v, size_t n) {
@@ -235,7 +240,7 @@ std::string tcp_only(bool tcp, const std::string& v) { return tcp ? v : "-"; }
 
 std::string table_text(const std::vector<Row>& rows, size_t limit) {
     Table t({"SERVICE", "NEW/s", "ACTIVE", "ERR/s", "RX/s", "TX/s", "RTT-P50", "RTT-P99", "IN/s", "IN-ACT",
-             "BACKENDS"});
+             "HEALTHY"});
     size_t n = 0;
     for (const auto& r : rows) {
         if (n++ == limit) break;
@@ -245,7 +250,7 @@ std::string table_text(const std::vector<Row>& rows, size_t limit) {
                tcp_only(s.tcp, human(r.tx_s) + "B"), tcp_only(s.tcp, duration_str(r.p50)),
                tcp_only(s.tcp, duration_str(r.p99)), tcp_only(s.tcp, human(r.inbound_s)),
                tcp_only(s.tcp, std::to_string(s.inbound_active)),
-               std::to_string(s.usable) + "/" + std::to_string(s.backends)});
+               std::to_string(s.healthy) + "/" + std::to_string(s.backends)});
     }
     return t.str();
 }
@@ -262,7 +267,7 @@ json rows_json(const std::vector<Row>& rows, size_t limit, double interval) {
                {"interval", interval},
                {"new_per_s", r.new_s},
                {"backends", s.backends},
-               {"usable_backends", s.usable}};
+               {"healthy_backends", s.healthy}};
         if (s.tcp) {
             j["active"] = s.active;
             j["errors_per_s"] = r.errors_s;

@@ -1,5 +1,7 @@
 // hopless trace: datapath events as they happen, from the hl_trace_v1 ring
-// buffer. The datapath writes there only while a tracer holds
+// buffer, with hoplessd's ejections and restores of backends in their order
+// (the daemon writes them through a BPF program that applies the same rule,
+// bpf/hopless.bpf.c hl_trace_health). The datapath writes there only while a tracer holds
 // hl_tracectl_v1 (a deadline this command keeps a few seconds ahead), so
 // nobody pays for tracing when nobody traces, and a tracer that is killed
 // stops costing within seconds.
@@ -23,7 +25,8 @@ namespace {
 
 const char* kTraceHelp =
     "Usage: hopless trace [service SERVICE] [count N]\n"
-    "       prints datapath events as they happen, one a line (-j: one JSON object a line):\n"
+    "       prints datapath events (and hoplessd's verdicts on backends) as they happen, one a\n"
+    "       line (-j: one JSON object a line):\n"
     "         redirect     a connect (or UDP send) to a VIP went to a backend (pid, comm, cgroup)\n"
     "         no-backend   a connect was refused: the service had no usable backend\n"
     "         established  a redirected TCP connect completed (connect time)\n"
@@ -32,6 +35,10 @@ const char* kTraceHelp =
     "         destroyed    hopless ended a redirected socket (its backend was removed or drained)\n"
     "         inbound      a task of an attached cgroup accepted a connection on a backend address\n"
     "         inbound-closed\n"
+    "         ejected      hoplessd took a backend out of new connects: outlier_detection (for how\n"
+    "                      long) or health_check\n"
+    "         restored     the backend takes new connects again: its ejection is over, or its\n"
+    "                      health_check passes\n"
     "       service SERVICE: only its events; count N: exit after N events. Ctrl-C stops.\n"
     "       One tracer at a time (a ring buffer has one reader).\n";
 
@@ -57,11 +64,20 @@ const char* event_name(uint8_t type) {
         case HL_TRACE_DESTROYED: return "destroyed";
         case HL_TRACE_INBOUND: return "inbound";
         case HL_TRACE_INBOUND_CLOSED: return "inbound-closed";
+        case HL_TRACE_EJECTED: return "ejected";
+        case HL_TRACE_RESTORED: return "restored";
     }
     return "unknown";
 }
 
-const char* reason_name(uint8_t r) {
+const char* reason_name(uint8_t type, uint8_t r) {
+    if (type == HL_TRACE_EJECTED || type == HL_TRACE_RESTORED) {
+        switch (r) {
+            case HL_HEALTH_OUTLIER: return "outlier_detection";
+            case HL_HEALTH_CHECK: return "health_check";
+        }
+        return nullptr;
+    }
     switch (r) {
         case HL_REASON_REFUSED: return "refused";
         case HL_REASON_TIMEOUT: return "timeout";
@@ -170,7 +186,8 @@ private:
         std::snprintf(ts + n, sizeof ts - n, ".%06lld", static_cast<long long>((wall % 1'000'000'000) / 1000));
 
         auto [ns, name] = service_name(e.service_id);
-        const char* reason = reason_name(e.reason);
+        const char* reason = reason_name(e.type, e.reason);
+        const bool timed_ejection = e.type == HL_TRACE_EJECTED && e.reason == HL_HEALTH_OUTLIER;
         const bool connect_hook = e.type == HL_TRACE_REDIRECT || e.type == HL_TRACE_NO_BACKEND;
         const bool inbound = e.type == HL_TRACE_INBOUND || e.type == HL_TRACE_INBOUND_CLOSED;
         std::string comm(e.comm, strnlen(e.comm, sizeof e.comm));
@@ -187,6 +204,7 @@ private:
             if (e.type != HL_TRACE_NO_BACKEND && !inbound) j["backend"] = backend_of(e);
             if (reason) j["reason"] = reason;
             if (e.type == HL_TRACE_ESTABLISHED) j["connect_us"] = e.connect_us;
+            if (timed_ejection) j["ejection_ms"] = e.ejection_ms;
             if (e.type == HL_TRACE_CLOSED || e.type == HL_TRACE_DESTROYED || e.type == HL_TRACE_INBOUND_CLOSED ||
                 (e.type == HL_TRACE_FAILED && (e.bytes_sent || e.bytes_received || e.rtt_us))) {
                 j["bytes_sent"] = e.bytes_sent;
@@ -211,6 +229,7 @@ private:
             }
             if (reason) line += std::string("  ") + reason;
             if (e.type == HL_TRACE_ESTABLISHED) line += "  connect " + std::to_string(e.connect_us) + "us";
+            if (timed_ejection) line += "  for " + std::to_string(e.ejection_ms) + "ms";
             if (e.type == HL_TRACE_CLOSED || e.type == HL_TRACE_DESTROYED || e.type == HL_TRACE_INBOUND_CLOSED)
                 line += "  sent " + std::to_string(e.bytes_sent) + " received " + std::to_string(e.bytes_received) +
                         " rtt " + std::to_string(e.rtt_us) + "us";

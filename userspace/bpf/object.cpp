@@ -109,4 +109,10 @@ Result<ProgramSet> DatapathObject::programs() const {
     return out;
 }
 
+Result<UniqueFd> DatapathObject::trace_program() const {
+    int fd = fcntl(bpf_program__fd(skel_->progs.hl_trace_health), F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) return sys_error("cannot dup fd of program hl_trace_health");
+    return UniqueFd(fd);
+}
+
 }  // namespace hl

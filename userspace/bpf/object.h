@@ -31,6 +31,9 @@ public:
     // Fresh handles (dup'ed fds) on the object's maps and programs.
     Result<MapSet> maps() const;
     Result<ProgramSet> programs() const;
+    // hl_trace_health, the SEC("syscall") program the daemon runs to put its
+    // own events into the trace ring (bpf/trace_writer.h). Never attached.
+    Result<UniqueFd> trace_program() const;
 
 private:
     DatapathObject() = default;

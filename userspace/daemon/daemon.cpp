@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <arpa/inet.h>
+
 #include <chrono>
 #include <csignal>
+#include <cstring>
 
 #include "bpf/cgroup.h"
 #include "daemon/api_handler.h"
@@ -51,6 +54,9 @@ Status Daemon::start(const Config& cfg) {
     attacher_ = std::make_unique<KernelCgroupAttacher>(*links_, programs_);
     reconciler_ = std::make_unique<Reconciler>(*store_, *attacher_, limits_);
     reconciler_->adopt();
+    auto trace_prog = object_->trace_program();
+    if (!trace_prog) return trace_prog.error();
+    trace_writer_ = std::make_unique<TraceWriter>(std::move(trace_prog.value()));
     open_outlier_inputs();
     health_ = std::make_unique<health::Monitor>(io_, health_sink_, failure_counts_.get());
     start_outlier_events();
@@ -240,6 +246,27 @@ void Daemon::on_health(const health::Change& c) {
     boost::asio::post(io_, [this] {
         health_apply_pending_ = false;
         (void)apply_dirty("health");
+    });
+}
+
+// A health verdict, to whoever traces its service (the program writes
+// nothing when nobody does). Posted after the apply that on_health() posted
+// for the same change, so the event is in the ring after the kernel's maps
+// changed: a tracer sees no redirect to a backend between its `ejected`
+// and its `restored` (unless the service fails open). A failure to run it costs the trace one event, never the
+// verdict.
+void Daemon::trace_health(const health::BackendEvent& e) {
+    if (!trace_writer_) return;
+    hl_trace_event ev{};
+    ev.type = e.ejected ? HL_TRACE_EJECTED : HL_TRACE_RESTORED;
+    ev.reason = e.why;
+    ev.service_id = e.service_id;
+    ev.backend_id = e.backend_id;
+    std::memcpy(ev.backend, e.endpoint.first.bytes().data(), sizeof ev.backend);
+    ev.backend_port = htons(e.endpoint.second);
+    ev.ejection_ms = static_cast<uint32_t>(e.ejection.count());
+    boost::asio::post(io_, [this, ev] {
+        if (auto r = trace_writer_->write(ev); !r) spdlog::debug("trace: {}", r.error().what());
     });
 }
 

@@ -17,6 +17,7 @@
 #include "bpf/map.h"
 #include "bpf/object.h"
 #include "bpf/socket_terminator.h"
+#include "bpf/trace_writer.h"
 #include "cluster/cluster.h"
 #include "daemon/config_watcher.h"
 #include "daemon/heap.h"
@@ -82,11 +83,13 @@ private:
     void sync_health(const std::vector<Reconciler::ServiceName>& names, const std::vector<std::optional<Service>>& desired,
                      const std::vector<char>& fail_open);
     void on_health(const health::Change& c);
+    void trace_health(const health::BackendEvent& e);
     void open_outlier_inputs();
     void start_outlier_events();
     struct HealthToRegistry : health::Sink {
         explicit HealthToRegistry(Daemon& d) : d(d) {}
         void backend_health(const health::Change& c) override { d.on_health(c); }
+        void backend_event(const health::BackendEvent& e) override { d.trace_health(e); }
         Daemon& d;
     };
     // The kernel's failure streak of a backend set to 0 alone: `active`,
@@ -125,6 +128,7 @@ private:
     std::unique_ptr<control::ControlServer> control_;
     std::string control_socket_;
     std::unique_ptr<SocketTerminator> terminator_;
+    std::unique_ptr<TraceWriter> trace_writer_;  // ejections and restores to `hopless trace`
     std::optional<DnsConfig> dns_cfg_;
     std::unique_ptr<DnsDirectory> dns_directory_;
     std::unique_ptr<dns::DnsServer> dns_;

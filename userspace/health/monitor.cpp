@@ -39,6 +39,14 @@ Monitor::~Monitor() {
 
 void Monitor::emit(const Change& c) { sink_.backend_health(c); }
 
+void Monitor::announce(const Change& c, uint8_t why, milliseconds ejection) {
+    const ServiceHealth* s = tracker_.find(c.service);
+    if (!s) return;
+    auto b = s->backends.find(c.endpoint);
+    if (b == s->backends.end()) return;
+    sink_.backend_event(BackendEvent{s->id, b->second.id, c.endpoint, !c.healthy, why, ejection});
+}
+
 void Monitor::emit(const std::vector<Change>& changes) {
     for (const auto& c : changes) emit(c);
 }
@@ -148,6 +156,7 @@ void Monitor::run_probe(const std::shared_ptr<Loop>& loop) {
                 spdlog::info("service {}: backend {} is healthy again: {} probes passed in a row", show(l->name),
                              show(l->ep), b.passes);
             emit(*c);
+            announce(*c, HL_HEALTH_CHECK, milliseconds(0));
         }
         auto next = l->started + interval - Clock::now();
         schedule(l, std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(next)));
@@ -187,7 +196,10 @@ void Monitor::connect_failure(const hl_connect_failure& ev) {
                  "backends ejected)",
                  show(e->change.service), show(e->change.endpoint), seconds(e->duration), ev.consecutive_failures,
                  e->nth, e->ejected_now, e->backends);
-    if (e->flag_changed) emit(e->change);
+    if (e->flag_changed) {
+        emit(e->change);
+        announce(e->change, HL_HEALTH_OUTLIER, e->duration);
+    }
     arm_ejection_timer();
 }
 
@@ -207,6 +219,7 @@ void Monitor::arm_ejection_timer() {
             spdlog::info("service {}: backend {}: ejection over, it takes new connects again", show(c.service),
                          show(c.endpoint));
             emit(c);
+            announce(c, HL_HEALTH_OUTLIER, milliseconds(0));
         }
         arm_ejection_timer();
     });

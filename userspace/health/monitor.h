@@ -21,11 +21,24 @@ namespace hl::health {
 class NetnsSockets;
 class Probe;
 
+// A producer's verdict that took a backend out of, or put it back into,
+// the set that takes new connects (for `hopless trace`; a flag change of a
+// reload or a removed producer is none).
+struct BackendEvent {
+    uint32_t service_id = 0, backend_id = 0;
+    Endpoint endpoint;
+    bool ejected = false;  // false: restored
+    uint8_t why = 0;       // HL_HEALTH_OUTLIER or HL_HEALTH_CHECK
+    std::chrono::milliseconds ejection{0};  // outlier ejections: for how long
+};
+
 // Where the flags go.
 class Sink {
 public:
     virtual ~Sink() = default;
     virtual void backend_health(const Change& change) = 0;
+    // After backend_health() of the same change, when a producer made it.
+    virtual void backend_event(const BackendEvent&) {}
 };
 
 // The kernel's per-backend connect-failure count (hl_belive_v1), set to 0
@@ -69,6 +82,7 @@ private:
     Result<NetnsSockets*> netns_for(ServiceProbes& sp);
     void emit(const std::vector<Change>& changes);
     void emit(const Change& change);
+    void announce(const Change& change, uint8_t why, std::chrono::milliseconds ejection);
     void arm_ejection_timer();
 
     boost::asio::io_context& io_;
