@@ -181,7 +181,16 @@ void Publisher::pump() {
     if (sweep_needed_) return sweep();
     while (inflight_ < opts_.max_inflight) {
         std::vector<Item> batch;
-        while (batch.size() < opts_.batch && !pending_.empty()) batch.push_back(pending_.extract(pending_.begin()).value());
+        // A key already in flight waits in pending_ for its answer. At most
+        // inflight_items_ entries are skipped over here.
+        for (auto it = pending_.begin(); it != pending_.end() && batch.size() < opts_.batch;) {
+            if (inflight_keys_.count(*it)) {
+                ++it;
+                continue;
+            }
+            inflight_keys_.insert(*it);
+            batch.push_back(pending_.extract(it++).value());
+        }
         if (batch.size() < opts_.batch && walking_) {
             size_t room = opts_.batch - batch.size();
             bool more = false;
@@ -192,7 +201,13 @@ void Publisher::pump() {
                     more = true;
                     return false;
                 }
-                batch.push_back({n, r.id});
+                Item item{n, r.id};
+                if (inflight_keys_.count(item)) {  // in flight (or in this batch): after its answer
+                    pending_.insert(std::move(item));
+                    return true;
+                }
+                inflight_keys_.insert(item);
+                batch.push_back(std::move(item));
                 --room;
                 return true;
             });
@@ -218,6 +233,7 @@ void Publisher::send(std::vector<Item> items) {
     client_.txn(std::move(t), [this, epoch = epoch_, items = std::move(items)](Result<etcd::TxnResult> r) mutable {
         --inflight_;
         inflight_items_ -= items.size();
+        for (const auto& it : items) inflight_keys_.erase(it);
         if (epoch != epoch_ || !r) {
             // Not written, or written under a lease that is gone: again,
             // with what the registry holds then.

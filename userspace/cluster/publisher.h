@@ -97,6 +97,11 @@ private:
     uint64_t epoch_ = 0;   // bumped at each lease change: older answers are stale
     etcd::KeepAliveHandle keep_alive_;
     std::set<Item> pending_;
+    // Keys of the transactions in flight. A key is in at most one: two
+    // transactions in flight at once may commit in either order, so a
+    // deregistration sent before a registration of the same id could land
+    // after it and leave etcd without an endpoint that is live here.
+    std::set<Item> inflight_keys_;
     bool walking_ = false;  // publishing every registration, from the cursor on
     Registry::Name walk_name_;
     std::string walk_id_;
