@@ -51,6 +51,9 @@ hl_info() { printf '[e2e] %s\n' "$*" >&2; }
 # hl_fail MSG: the current test fails (exits its subshell; outside a test, the script).
 hl_fail() {
     printf '    FAIL: %s\n' "$*" >&2
+    # Inside $(...) the exit below ends only the command substitution: the
+    # file tells the test's runner all the same.
+    [[ -z ${HL_FAIL_FILE:-} ]] || printf '%s\n' "$*" >>"$HL_FAIL_FILE"
     exit 1
 }
 
@@ -251,6 +254,7 @@ hl_run_test() {
         # shellcheck disable=SC2034  # for the test: its name
         HL_TEST_NAME="$name"
         HL_TEST_MARK=$mark
+        HL_FAIL_FILE=${HL_TMP:+$HL_TMP/failed.$mark}
         trap 'trap "" INT TERM; hl_cleanup_to "$HL_TEST_MARK"' EXIT
         trap 'exit 130' INT
         trap 'exit 143' TERM
@@ -258,6 +262,10 @@ hl_run_test() {
     )
     rc=$?
     hl_cleanup_to "$mark"  # in case the subshell could not (killed)
+    if [[ -n $HL_TMP && -s "$HL_TMP/failed.$mark" ]]; then  # an hl_fail in a command substitution
+        ((rc != 0)) || rc=1
+        rm -f "$HL_TMP/failed.$mark"
+    fi
     if ((rc == 0)); then
         HL_PASSED=$((HL_PASSED + 1))
         printf 'PASS: %s (%ss)\n' "$name" "$((SECONDS - start))"
