@@ -563,6 +563,19 @@ hl_daemon_start() {
     hl_fail "hoplessd did not come up (log $log): $(tail -n 5 "$log")"
 }
 
+# hl_trace_until PIN: the deadline of the tracer's lease in PIN's
+# hl_tracectl_v1 (0: nobody traces).
+hl_trace_until() {
+    bpftool -j map dump pinned "$1/hl_tracectl_v1" | grep -o '"until_ns":[0-9]*' | cut -d: -f2
+}
+
+# hl_trace_wait_lease PIN SECS: until a tracer holds the lease (a tracer just
+# started sees nothing before: under the sanitizers it starts slowly).
+hl_trace_wait_lease() {
+    _hl_traced() { [[ "$(hl_trace_until "$1")" =~ ^[1-9] ]]; }
+    hl_wait_for "$2" _hl_traced "$1"
+}
+
 # hl_metrics_valid URL: one scrape of URL, checked by tests/tools/prom_check
 # (the unit tests' strict parser of the exposition format: families whole
 # and once, labels escaped, histograms cumulative up to +Inf); fails the

@@ -142,6 +142,7 @@ trace_start() {
     "$HOPLESS" --pin-dir "$PIN" -j trace service web >"$TRACE" 2>"$DIR/trace.err" &
     TRACER=$!
     hl_defer hl_stop_pid "$TRACER"
+    hl_trace_wait_lease "$PIN" 10 || hl_fail "the tracer did not take the lease: $(cat "$DIR/trace.err")"
 }
 trace_wait() {  # the tracer has printed something
     _traced() { [[ -s "$TRACE" ]]; }

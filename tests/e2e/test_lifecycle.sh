@@ -247,9 +247,7 @@ t_top() {
     hl_wait_for 3 _quit || hl_fail "top did not quit on q"
 }
 
-ctl_until() {  # the tracer's lease in hl_tracectl_v1 (0: nobody traces)
-    bpftool -j map dump pinned "$PIN/hl_tracectl_v1" | grep -o '"until_ns":[0-9]*' | cut -d: -f2
-}
+ctl_until() { hl_trace_until "$PIN"; }  # the tracer's lease (0: nobody traces)
 
 t_trace() {
     topology trace
@@ -260,8 +258,7 @@ t_trace() {
     "$HOPLESS" --pin-dir "$PIN" -j trace service web count 3 >"$DIR/trace.json" 2>"$DIR/trace.err" &
     local tpid=$!
     hl_defer hl_stop_pid "$tpid" KILL
-    _held() { [[ "$(ctl_until)" != 0 ]]; }
-    hl_wait_for 5 _held || hl_fail "the tracer did not take the lease: $(cat "$DIR/trace.err")"
+    hl_trace_wait_lease "$PIN" 10 || hl_fail "the tracer did not take the lease: $(cat "$DIR/trace.err")"
     # One tracer at a time.
     local err
     err="$("$HOPLESS" --pin-dir "$PIN" trace 2>&1)" && hl_fail "a second tracer was let in"
@@ -286,7 +283,7 @@ t_trace() {
     # finds it past and clears it, so the datapath writes nothing again.
     "$HOPLESS" --pin-dir "$PIN" trace >/dev/null 2>&1 &
     tpid=$!
-    hl_wait_for 5 _held || hl_fail "the second tracer did not take the lease"
+    hl_trace_wait_lease "$PIN" 10 || hl_fail "the second tracer did not take the lease"
     kill -9 "$tpid"
     wait "$tpid" 2>/dev/null
     sleep 3.2
