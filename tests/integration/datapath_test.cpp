@@ -11,22 +11,8 @@ using namespace hlt;
 
 namespace {
 
-struct Datapath : ::testing::Test {
-    void SetUp() override {
-        HL_REQUIRE_BPF();
-        dp = std::make_unique<TestDatapath>();
-        cg = std::make_unique<TestCgroup>("hl-client");
-    }
-    hl::Config config(std::vector<hl::Service> services) {
-        hl::Config c;
-        c.pin_dir = dp->pin_dir();
-        c.services = std::move(services);
-        c.attach.push_back({cg->path(), "default"});
-        return c;
-    }
+struct Datapath : AttachedDatapathTest {
     void parked_take_no_new_connects(hl::BackendState parked);
-    std::unique_ptr<TestDatapath> dp;
-    std::unique_ptr<TestCgroup> cg;
 };
 
 hl::Service udp(hl::Service s) {

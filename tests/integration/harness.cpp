@@ -424,4 +424,25 @@ bool TestNetns::enter() const {
     return ok;
 }
 
+hl::Config AttachedDatapathTest::config(std::vector<hl::Service> services) const {
+    hl::Config c;
+    c.pin_dir = dp->pin_dir();
+    c.services = std::move(services);
+    c.attach.push_back({cg->path(), "default"});
+    return c;
+}
+
+hl::ServiceView AttachedDatapathTest::view(const std::string& name) const {
+    for (auto& s : dp->inventory().services)
+        if (s.name == name) return s;
+    ADD_FAILURE() << "no service " << name;
+    return {};
+}
+
+uint64_t hist_count(const hl_hist& h) {
+    uint64_t n = 0;
+    for (auto b : h.bucket) n += b;
+    return n;
+}
+
 }  // namespace hlt

@@ -185,4 +185,23 @@ hl::Service service(const std::string& name, const std::string& vip, uint16_t po
                     const std::vector<uint16_t>& backend_ports, hl::Algorithm algo = hl::Algorithm::RoundRobin,
                     const std::string& backend_addr = "127.0.0.1");
 
+// The fixture most kernel tests start from: a datapath and one client
+// cgroup, attached to namespace "default" by config().
+struct AttachedDatapathTest : ::testing::Test {
+    void SetUp() override {
+        HL_REQUIRE_BPF();
+        dp = std::make_unique<TestDatapath>();
+        cg = std::make_unique<TestCgroup>("hl-client");
+    }
+    hl::Config config(std::vector<hl::Service> services) const;
+    // The service of that name as the maps hold it (a test failure if none).
+    hl::ServiceView view(const std::string& name) const;
+
+    std::unique_ptr<TestDatapath> dp;
+    std::unique_ptr<TestCgroup> cg;
+};
+
+// Samples in a histogram (every bucket's count).
+uint64_t hist_count(const hl_hist& h);
+
 }  // namespace hlt

@@ -147,34 +147,7 @@ std::vector<hl_connect_failure> drain_events(const hl::MapSet& maps) {
     return out;
 }
 
-uint64_t hist_count(const hl_hist& h) {
-    uint64_t n = 0;
-    for (auto b : h.bucket) n += b;
-    return n;
-}
-
-struct Lifecycle : ::testing::Test {
-    void SetUp() override {
-        HL_REQUIRE_BPF();
-        dp = std::make_unique<TestDatapath>();
-        cg = std::make_unique<TestCgroup>("hl-client");
-    }
-    hl::Config config(std::vector<hl::Service> services) {
-        hl::Config c;
-        c.pin_dir = dp->pin_dir();
-        c.services = std::move(services);
-        c.attach.push_back({cg->path(), "default"});
-        return c;
-    }
-    hl::ServiceView view(const std::string& name) {
-        for (auto& s : dp->inventory().services)
-            if (s.name == name) return s;
-        ADD_FAILURE() << "no service " << name;
-        return {};
-    }
-    std::unique_ptr<TestDatapath> dp;
-    std::unique_ptr<TestCgroup> cg;
-};
+using Lifecycle = AttachedDatapathTest;
 
 }  // namespace
 

@@ -73,34 +73,8 @@ struct Holder {
     std::vector<int> accepted;
 };
 
-struct Peer : ::testing::Test {
-    void SetUp() override {
-        HL_REQUIRE_BPF();
-        dp = std::make_unique<TestDatapath>();
-        cg = std::make_unique<TestCgroup>("hl-client");
-    }
-    hl::ServiceView view(const std::string& name) {
-        for (auto& s : dp->inventory().services)
-            if (s.name == name) return s;
-        ADD_FAILURE() << "no service " << name;
-        return {};
-    }
-    hl::Config config(std::vector<hl::Service> services) {
-        hl::Config c;
-        c.pin_dir = dp->pin_dir();
-        c.services = std::move(services);
-        c.attach.push_back({cg->path(), "default"});
-        return c;
-    }
-    std::unique_ptr<TestDatapath> dp;
-    std::unique_ptr<TestCgroup> cg;
-};
+using Peer = AttachedDatapathTest;
 
-uint64_t hist_count(const hl_hist& h) {
-    uint64_t n = 0;
-    for (auto b : h.bucket) n += b;
-    return n;
-}
 
 }  // namespace
 

@@ -12,22 +12,7 @@ using namespace hlt;
 
 namespace {
 
-struct Redirect : ::testing::Test {
-    void SetUp() override {
-        HL_REQUIRE_BPF();
-        dp = std::make_unique<TestDatapath>();
-        cg = std::make_unique<TestCgroup>("hl-client");
-    }
-    hl::Config config(std::vector<hl::Service> services) {
-        hl::Config c;
-        c.pin_dir = dp->pin_dir();
-        c.services = std::move(services);
-        c.attach.push_back({cg->path(), "default"});
-        return c;
-    }
-    std::unique_ptr<TestDatapath> dp;
-    std::unique_ptr<TestCgroup> cg;
-};
+using Redirect = AttachedDatapathTest;
 
 }  // namespace
 

@@ -52,15 +52,7 @@ std::string outcome(int fd) {
     return n == 0 ? "eof" : "data";
 }
 
-struct Terminate : ::testing::Test {
-    void SetUp() override {
-        HL_REQUIRE_BPF();
-        dp = std::make_unique<TestDatapath>();
-        cg = std::make_unique<TestCgroup>("hl-client");
-    }
-    std::unique_ptr<TestDatapath> dp;
-    std::unique_ptr<TestCgroup> cg;
-};
+using Terminate = AttachedDatapathTest;
 
 }  // namespace
 
