@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 #include <sstream>
 
+#include "common/phase_deadline.h"
 #include "common/unique_fd.h"
 #include "control/http_exchange.h"
 
@@ -62,7 +63,7 @@ std::optional<uid_t> peer_uid(int fd) {
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
     Connection(std::shared_ptr<ControlServer::State> st, local::socket sock)
-        : st_(std::move(st)), sock_(std::move(sock)), timer_(sock_.get_executor()),
+        : st_(std::move(st)), sock_(std::move(sock)), deadline_(sock_.get_executor()),
           uid_(peer_uid(sock_.native_handle())) {
         st_->live.insert(this);
     }
@@ -71,24 +72,16 @@ public:
     void start() { read_request(); }
     void stop() {
         boost::system::error_code ec;
-        timer_.cancel();
+        deadline_.cancel();
         sock_.close(ec);
     }
 
 private:
-    // Each phase (reading a request, writing a response) has its own
-    // deadline; a timer that fires after its phase ended does nothing.
+    // Each phase (reading a request, writing a response) has its own deadline.
     void deadline(std::chrono::milliseconds d) {
-        ++phase_;
-        timer_.expires_after(d);
-        timer_.async_wait([self = shared_from_this(), phase = phase_](const boost::system::error_code& ec) {
-            if (!ec && phase == self->phase_) self->stop();
-        });
+        deadline_.arm(d, [self = shared_from_this()] { self->stop(); });
     }
-    void phase_done() {
-        ++phase_;
-        timer_.cancel();
-    }
+    void phase_done() { deadline_.done(); }
 
     void read_request() {
         parser_.emplace();
@@ -156,12 +149,11 @@ private:
 
     std::shared_ptr<ControlServer::State> st_;
     local::socket sock_;
-    asio::steady_timer timer_;
+    PhaseDeadline deadline_;
     std::optional<uid_t> uid_;
     beast::flat_buffer buf_;
     std::optional<RequestParser> parser_;
     HttpResponse res_;
-    uint64_t phase_ = 0;
 };
 
 namespace {

@@ -15,6 +15,7 @@
 #include <set>
 #include <spdlog/spdlog.h>
 
+#include "common/phase_deadline.h"
 #include "dns/asio_address.h"
 
 namespace hl {
@@ -48,7 +49,7 @@ struct MetricsServer::State {
 class MetricsConnection : public std::enable_shared_from_this<MetricsConnection> {
 public:
     MetricsConnection(std::shared_ptr<MetricsServer::State> st, tcp::socket sock)
-        : st_(std::move(st)), sock_(std::move(sock)), timer_(sock_.get_executor()) {
+        : st_(std::move(st)), sock_(std::move(sock)), deadline_(sock_.get_executor()) {
         st_->live.insert(this);
     }
     ~MetricsConnection() { st_->live.erase(this); }
@@ -56,19 +57,14 @@ public:
     void start() { read_request(); }
     void stop() {
         boost::system::error_code ec;
-        timer_.cancel();
+        deadline_.cancel();
         sock_.close(ec);
     }
 
 private:
-    // Each phase (reading a request, writing a piece) has its own deadline;
-    // a timer that fires after its phase ended does nothing.
+    // Each phase (reading a request, writing a piece) has its own deadline.
     void deadline(std::chrono::milliseconds d) {
-        ++phase_;
-        timer_.expires_after(d);
-        timer_.async_wait([self = shared_from_this(), phase = phase_](const boost::system::error_code& ec) {
-            if (!ec && phase == self->phase_) self->stop();
-        });
+        deadline_.arm(d, [self = shared_from_this()] { self->stop(); });
     }
 
     void read_request() {
@@ -178,8 +174,7 @@ private:
         pending_ = std::move(text);
         deadline(st_->limits.write_timeout);
         asio::async_write(sock_, asio::buffer(pending_), [self = shared_from_this(), then](beast::error_code ec, size_t) {
-            ++self->phase_;
-            self->timer_.cancel();
+            self->deadline_.done();
             if (ec || self->st_->stopped) return self->stop();
             then(*self);
         });
@@ -187,7 +182,7 @@ private:
 
     std::shared_ptr<MetricsServer::State> st_;
     tcp::socket sock_;
-    asio::steady_timer timer_;
+    PhaseDeadline deadline_;
     beast::flat_buffer buf_;
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::optional<Scrape> scrape_;
@@ -198,7 +193,6 @@ private:
         std::chrono::steady_clock::duration longest{};
         size_t bytes = 0, steps = 0;
     } stats_;
-    uint64_t phase_ = 0;
 };
 
 namespace {
