@@ -4,6 +4,7 @@
 // the pinned state. Every connect must land on a backend of a set that was in
 // force at some moment during that connect, and none may fail.
 #include <sys/mman.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <random>
@@ -69,15 +70,21 @@ TEST(UpdateRace, ConnectsLandOnTheOldOrNewSetNeverElsewhere) {
     dp.apply(cfg);
     epochs[0].end = now_ns();
 
+    // stop[0]: the clients stop; stop[1]: they start. Every client is forked
+    // before any dials: a fork while the servers' threads handle connections
+    // could copy a lock one of them holds (the sanitizers' allocator's) into
+    // a child that then waits on it forever.
     auto* stop = static_cast<std::atomic<int>*>(
-        mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+        mmap(nullptr, 2 * sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
     ASSERT_NE(stop, MAP_FAILED);
     new (stop) std::atomic<int>(0);
+    new (stop + 1) std::atomic<int>(0);
     std::vector<std::unique_ptr<Child>> clients;
     for (int c = 0; c < kClients; ++c)
         clients.push_back(std::make_unique<Child>(cg.path(), [stop] {
             std::ostringstream out;
             uint64_t deadline = now_ns() + 60ull * 1000000000ull;  // bound even if the parent dies
+            while (!stop[1].load() && now_ns() < deadline) usleep(100);
             for (int i = 0; i < 200000 && !stop->load() && now_ns() < deadline; ++i) {
                 uint64_t t0 = now_ns();
                 auto r = dial_tcp("127.255.0.99", 80);
@@ -86,6 +93,8 @@ TEST(UpdateRace, ConnectsLandOnTheOldOrNewSetNeverElsewhere) {
             }
             return out.str();
         }));
+
+    stop[1].store(1);
 
     int restarts = 0;
     for (int i = 1; i <= kRewrites; ++i) {
@@ -133,7 +142,7 @@ TEST(UpdateRace, ConnectsLandOnTheOldOrNewSetNeverElsewhere) {
             }
         }
     }
-    munmap(stop, sizeof(std::atomic<int>));
+    munmap(stop, 2 * sizeof(std::atomic<int>));
     std::printf("update race: %d rewrites, %d restart, %llu connects, %llu failed, %llu misrouted\n", kRewrites,
                 restarts, static_cast<unsigned long long>(total), static_cast<unsigned long long>(failed),
                 static_cast<unsigned long long>(misrouted));
