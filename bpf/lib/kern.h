@@ -33,6 +33,10 @@ struct tcp_sock___hl {
 	__u8 bpf_sock_ops_cb_flags;
 } __attribute__((preserve_access_index));
 
+struct inet_connection_sock___hl {
+	__u32 icsk_user_timeout;
+} __attribute__((preserve_access_index));
+
 HL_INLINE struct tcp_sock *hl_tcp_sock(struct bpf_sock *sk)
 {
 	return sk ? bpf_skc_to_tcp_sock(sk) : NULL;
@@ -41,6 +45,21 @@ HL_INLINE struct tcp_sock *hl_tcp_sock(struct bpf_sock *sk)
 HL_INLINE __u32 hl_tcp_marks(struct tcp_sock *tp)
 {
 	return tp ? ((struct tcp_sock___hl *)tp)->bpf_sock_ops_cb_flags : 0;
+}
+
+/* The socket's TCP_USER_TIMEOUT in ms (0: none), read where the kernel keeps
+ * it: bpf_getsockopt() of it costs ~0.1 µs on the connect path (issue 12),
+ * this a load. A tcp_sock starts with its inet_connection_sock. */
+HL_INLINE __u32 hl_user_timeout_ms(struct tcp_sock *tp)
+{
+	return tp ? ((struct inet_connection_sock___hl *)tp)->icsk_user_timeout : 0;
+}
+
+/* Whether the socket has records in any SK_STORAGE map: when not, a
+ * bpf_sk_storage_get() would find nothing, and a load says so cheaper. */
+HL_INLINE int hl_has_storage(struct tcp_sock *tp)
+{
+	return tp && ((struct sock___hl *)tp)->sk_bpf_storage;
 }
 
 /* Whether the connect hook redirected this TCP socket (UDP: never marked). */

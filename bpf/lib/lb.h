@@ -131,7 +131,9 @@ HL_INLINE int hl_pick_slot(const struct hl_service *svc, int v4_only, struct hl_
 
 	if (count == 0)
 		return -ECONNREFUSED;
-	if (svc->algorithm == HL_ALGO_ROUND_ROBIN) {
+	if (count == 1) {
+		start = 0; /* no choice to make: no counter shared by every CPU to bump */
+	} else if (svc->algorithm == HL_ALGO_ROUND_ROBIN) {
 		__u32 id = svc->id;
 		struct hl_rr *rr = bpf_map_lookup_elem(&hl_rr_v1, &id);
 		if (!rr)

@@ -99,8 +99,8 @@ HL_INLINE void hl_hist_add(struct hl_hist *h, __u64 us)
 HL_INLINE struct hl_sock_meta *hl_lc_meta(struct bpf_sock_ops *ctx)
 {
 	struct bpf_sock *sk = ctx->sk;
-	if (!sk)
-		return NULL;
+	if (!sk || !hl_has_storage(hl_tcp_sock(sk)))
+		return NULL; /* most sockets: no helper call to learn it */
 	return bpf_sk_storage_get(&hl_sock_v1, sk, 0, 0);
 }
 
@@ -187,8 +187,8 @@ HL_INLINE void hl_lc_timeout_init(struct bpf_sock_ops *ctx)
 {
 	if (!hl_lc_redirected(ctx) || !CONFIG_HZ)
 		return;
-	int ms = 0;
-	if (bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) || ms <= 0 || ms >= 1000)
+	int ms = (int)hl_user_timeout_ms(hl_tcp_sock(ctx->sk));
+	if (ms <= 0 || ms >= 1000)
 		return;
 	struct hl_conn c;
 	if (hl_lc_conn(ctx, &c) || !hl_lc_timeout_ours(&c, ms))
@@ -230,9 +230,8 @@ HL_INLINE void hl_lc_established(struct bpf_sock_ops *ctx)
 	if (hl_lc_may_have_timeout(&c)) {
 		/* connect_timeout bounds the connect only: an established
 		 * connection keeps the kernel's retransmission budget. */
-		int ms = 0;
-		if (bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) == 0 && ms > 0 &&
-		    hl_lc_timeout_ours(&c, ms)) {
+		int ms = (int)hl_user_timeout_ms(hl_tcp_sock(ctx->sk));
+		if (ms > 0 && hl_lc_timeout_ours(&c, ms)) {
 			int zero = 0;
 			bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
 		}

@@ -58,9 +58,8 @@ HL_INLINE void hl_sock_remember(struct bpf_sock_addr *ctx, const struct hl_servi
 	 * sockops program takes it off once the connection is established.
 	 * An application that set its own keeps it. */
 	if (sel->connect_timeout_cs && tcp) {
-		int ms = 0;
-		if (bpf_getsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) == 0 && ms == 0) {
-			ms = (int)sel->connect_timeout_cs * 10;
+		if (hl_user_timeout_ms(hl_tcp_sock(ctx->sk)) == 0) {
+			int ms = (int)sel->connect_timeout_cs * 10;
 			if (bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) == 0 && m)
 				m->flags = HL_SOCK_USER_TIMEOUT;
 		}
