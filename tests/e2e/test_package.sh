@@ -31,6 +31,8 @@
 # HOPLESS_REQUIRE_BPF=1).
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tests/e2e/lib_etcd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_etcd.sh"
 
 hl_init dpkg dpkg-deb dpkg-query cpack cmake strip objdump ldd nginx curl jq systemd-analyze man
 
@@ -170,8 +172,11 @@ t_contents() {
     local depends lib path dep
     depends="$(grep '^ Depends:' <<<"$info")"
     hl_assert_contains "$depends" "libbpf1" "Depends"
-    for lib in $(objdump -p "$BUILD/hoplessd" "$BUILD/hopless" | awk '$1 == "NEEDED" { print $2 }' | sort -u); do
-        path="$(ldd "$BUILD/hoplessd" "$BUILD/hopless" | awk -v l="$lib" '$1 == l && $2 == "=>" { print $3; exit }')"
+    for lib in $(objdump -p "$BUILD/hoplessd" "$BUILD/hopless" "$BUILD/hopless-etcd.so" | awk '$1 == "NEEDED" { print $2 }' | sort -u); do
+        # (ldd names the loader by its path alone: "/lib64/ld-linux-x86-64.so.2 (0x...)".)
+        path="$(ldd "$BUILD/hoplessd" "$BUILD/hopless" "$BUILD/hopless-etcd.so" |
+            awk -v l="$lib" '$1 == l && $2 == "=>" { print $3; exit } $1 ~ ("/" l "$") { print $1; exit }')"
+        [[ -n $path ]] || hl_fail "ldd does not say where $lib is"
         dep="$(dpkg -S "$path" 2>/dev/null || dpkg -S "/usr$path" 2>/dev/null)" || hl_fail "no package has $lib ($path)"
         hl_assert_contains "$depends" " ${dep%%:*}" "Depends (for $lib)"
     done
@@ -181,7 +186,7 @@ t_contents() {
     files="$(dpkg-deb -c "$DEB" | awk '{ print $NF }')"
     local f
     for f in ./usr/sbin/hoplessd ./usr/sbin/hopless ./lib/systemd/system/hopless.service \
-        ./etc/hopless/hopless.yaml ./usr/share/bash-completion/completions/hopless \
+        ./etc/hopless/hopless.yaml ./usr/share/bash-completion/completions/hopless ./usr/lib/hopless/hopless-etcd.so \
         ./usr/share/man/man8/hoplessd.8.gz ./usr/share/man/man8/hopless.8.gz ./usr/share/man/man5/hopless.yaml.5.gz; do
         grep -qx -- "$f" <<<"$files" || hl_fail "$f is not in the package: $files"
     done
@@ -232,6 +237,27 @@ t_install() {
     HOPLESSD=/usr/sbin/hoplessd hl_daemon_start /etc/hopless/hopless.yaml "$PIN" "$LOG"
     hl_assert_contains "$(cat "$LOG")" "0 services" "the daemon's log with the shipped config"
     hl_assert_eq "no services" "$(/usr/sbin/hopless --pin-dir "$PIN" service list)" "hopless service list"
+    hl_stop_pid "$HL_DAEMON_PID"
+    # etcd lives in a module the daemon loads only when etcd: is configured:
+    # the daemon itself maps no gRPC, and the installed one finds its module.
+    if ldd /usr/sbin/hoplessd | grep -Eq 'grpc|protobuf'; then hl_fail "hoplessd links gRPC: $(ldd /usr/sbin/hoplessd)"; fi
+    [[ -f /usr/lib/hopless/hopless-etcd.so ]] || hl_fail "the etcd module is not installed"
+    local eps cfg="$HL_TMP/etcd.yaml"
+    hl_etcd_start eps pkg
+    printf 'etcd:\n  endpoints: [ "%s" ]\n  prefix: /hl-pkg-%s\n  host: pkg-host\nservices: []\n' "$eps" "$HL_ID" >"$cfg"
+    : >"$LOG"
+    HOPLESSD=/usr/sbin/hoplessd hl_daemon_start "$cfg" "$PIN" "$LOG"
+    local health
+    health="$("${HL_CURL[@]}" --unix-socket "$HL_SOCK" http://localhost/v1/health)"
+    hl_assert_eq "pkg-host true" "$(jq -r '"\(.etcd.host) \(.etcd.up)"' <<<"$health")" "the installed daemon's etcd (/v1/health)"
+    hl_stop_pid "$HL_DAEMON_PID"
+    # Without its module, etcd: is refused with what is missing.
+    local out
+    if out="$(HOPLESS_ETCD_MODULE=/nonexistent/hopless-etcd.so timeout 20 /usr/sbin/hoplessd --config "$cfg" \
+        --pin-dir "$PIN" --socket "$HL_TMP/nomod.sock" --state-dir "$HL_TMP/nomod" 2>&1)"; then
+        hl_fail "hoplessd started with etcd: and no module"
+    fi
+    hl_assert_contains "$out" "module hopless-etcd.so that talks to it is not installed" "the error without the module"
 }
 
 t_upgrade() {

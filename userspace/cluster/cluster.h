@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "cluster/cluster_api.h"
 #include "cluster/etcd_counters.h"
 #include "cluster/etcd_source.h"
 #include "cluster/publisher.h"
@@ -30,34 +31,31 @@ Result<std::string> host_name(const EtcdConfig& cfg);
 // start): how a restarted daemon knows its own host record.
 std::string instance_id(const std::string& state_dir);
 
-class Cluster {
+class Cluster final : public ClusterApi {
 public:
     static Result<std::unique_ptr<Cluster>> create(boost::asio::io_context& io, const EtcdConfig& cfg,
                                                    const std::string& state_dir, Registry& reg,
                                                    EtcdCounters& counters, EtcdSource::Changed changed);
-    ~Cluster();
+    ~Cluster() override;
     Cluster(const Cluster&) = delete;
     Cluster& operator=(const Cluster&) = delete;
 
-    void start();
-    const std::string& host() const { return host_; }
+    void start() override;
+    const std::string& host() const override { return host_; }
     const std::string& prefix() const { return prefix_; }
-    bool up() const { return source_->up(); }
-    std::optional<std::chrono::steady_clock::time_point> away_since() const { return source_->away_since(); }
-    int64_t revision() const { return source_->revision(); }
+    bool up() const override { return source_->up(); }
+    std::optional<std::chrono::steady_clock::time_point> away_since() const override { return source_->away_since(); }
+    int64_t revision() const override { return source_->revision(); }
+    int64_t lease() const override { return publisher_->lease(); }
+    size_t backlog() const override { return publisher_->backlog(); }
+    bool name_taken() const override { return publisher_->name_taken(); }
+    size_t hosts_seen() const override { return source_->hosts_seen(); }
     const EtcdSource& source() const { return *source_; }
     const Publisher& publisher() const { return *publisher_; }
 
-    // A registration of this host changed: it goes to etcd (now, or when
-    // etcd answers again).
-    void registration_changed(const Registry::Name& n, const std::string& id) { publisher_->changed(n, id); }
-
-    // A definition through this host's API: created when this host has seen
-    // none (seen_revision 0), else replaced (deleted) only if etcd still has
-    // the one this host saw. Never a silent overwrite: a conflict answers
-    // with what etcd holds now.
-    void put_service(const Service& s, int64_t seen_revision, etcd::Callback<etcd::CasResult> cb);
-    void delete_service(const Registry::Name& n, int64_t seen_revision, etcd::Callback<etcd::CasResult> cb);
+    void registration_changed(const Registry::Name& n, const std::string& id) override { publisher_->changed(n, id); }
+    void put_service(const Service& s, int64_t seen_revision, etcd::Callback<etcd::CasResult> cb) override;
+    void delete_service(const Registry::Name& n, int64_t seen_revision, etcd::Callback<etcd::CasResult> cb) override;
 
 private:
     Cluster() = default;

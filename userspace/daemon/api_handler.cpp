@@ -50,7 +50,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count() * 10) / 10;
 }
 
-std::string away_text(const cluster::Cluster& c) {
+std::string away_text(const cluster::ClusterApi& c) {
     auto since = c.away_since();
     return "etcd is unreachable" +
            (since ? " (for " + fmt::format("{:.1f}", seconds_since(*since)) + " s)" : std::string()) +
@@ -81,12 +81,12 @@ Reply ApiHandler::health() {
         json e{{"host", c->host()},
                {"up", c->up()},
                {"revision", c->revision()},
-               {"lease", fmt::format("{:x}", c->publisher().lease())},
-               {"unpublished", c->publisher().backlog()},
-               {"hosts", c->source().hosts_seen()},
+               {"lease", fmt::format("{:x}", c->lease())},
+               {"unpublished", c->backlog()},
+               {"hosts", c->hosts_seen()},
                {"remote_endpoints", d_.registry().remote_endpoint_count()}};
         if (auto since = c->away_since()) e["away_seconds"] = seconds_since(*since);
-        if (c->publisher().name_taken()) e["host_name_taken"] = true;
+        if (c->name_taken()) e["host_name_taken"] = true;
         body["etcd"] = std::move(e);
     }
     return Reply::ok(std::move(body));
@@ -166,7 +166,7 @@ void ApiHandler::forget_local_definition(const Registry::Name& n) {
     journal(d_, [&](Journal& j) { return j.delete_service(n); });
 }
 
-void ApiHandler::put_shared_service(cluster::Cluster& c, const Service& service, control::Done done) {
+void ApiHandler::put_shared_service(cluster::ClusterApi& c, const Service& service, control::Done done) {
     Registry::Name n{service.ns, service.name};
     if (auto e = d_.registry().check_shared_definition(service)) return done(from(*e));
     if (!c.up()) return done(Reply::error(503, away_text(c)));
@@ -196,7 +196,7 @@ void ApiHandler::put_shared_service(cluster::Cluster& c, const Service& service,
     });
 }
 
-void ApiHandler::delete_shared_service(cluster::Cluster& c, const Registry::Name& n, int64_t seen,
+void ApiHandler::delete_shared_service(cluster::ClusterApi& c, const Registry::Name& n, int64_t seen,
                                        control::Done done) {
     if (!c.up()) return done(Reply::error(503, away_text(c)));
     c.delete_service(n, seen, [this, n, seen, done = std::move(done)](Result<etcd::CasResult> r) {

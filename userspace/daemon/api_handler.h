@@ -4,7 +4,7 @@
 // refuses is undone in the registry, so nothing is half-applied.
 #pragma once
 
-#include "cluster/cluster.h"
+#include "cluster/cluster_api.h"
 #include "control/handler.h"
 #include "registry/registry.h"
 
@@ -34,8 +34,8 @@ public:
 private:
     control::Reply put_local_service(const Service& service);
     control::Reply delete_local_service(const std::string& ns, const std::string& name);
-    void put_shared_service(cluster::Cluster& c, const Service& service, control::Done done);
-    void delete_shared_service(cluster::Cluster& c, const Registry::Name& n, int64_t seen, control::Done done);
+    void put_shared_service(cluster::ClusterApi& c, const Service& service, control::Done done);
+    void delete_shared_service(cluster::ClusterApi& c, const Registry::Name& n, int64_t seen, control::Done done);
     // Drops what this host's API defined before etcd did (journal too).
     void forget_local_definition(const Registry::Name& n);
     Daemon& d_;

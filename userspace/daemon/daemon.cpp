@@ -10,6 +10,7 @@
 
 #include "bpf/cgroup.h"
 #include "daemon/api_handler.h"
+#include "daemon/cluster_module.h"
 #include "discovery/config_file.h"
 
 namespace hl {
@@ -127,10 +128,10 @@ Status Daemon::start(const Config& cfg) {
 // (bounded) for the first list, so that a restarted daemon keeps in the
 // kernel what the cluster still holds instead of dropping it for a moment.
 Status Daemon::start_cluster(const EtcdConfig& cfg, const std::string& state_dir) {
-    auto c = cluster::Cluster::create(io_, cfg, state_dir, registry_, counters_.etcd, [this](const char* why) {
-        // Before the first apply, changes wait for it (it takes every dirty name).
-        if (applied_once_) (void)apply_dirty(why);
-    });
+    auto c = load_cluster({io_, cfg, state_dir, registry_, counters_.etcd, [this](const char* why) {
+                               // Before the first apply, changes wait for it (it takes every dirty name).
+                               if (applied_once_) (void)apply_dirty(why);
+                           }});
     if (!c) return c.error();
     cluster_ = std::move(c.value());
     cluster_->start();

@@ -18,7 +18,7 @@
 #include "bpf/object.h"
 #include "bpf/socket_terminator.h"
 #include "bpf/trace_writer.h"
-#include "cluster/cluster.h"
+#include "cluster/cluster_api.h"
 #include "daemon/config_watcher.h"
 #include "daemon/heap.h"
 #include "daemon/notify.h"
@@ -56,7 +56,7 @@ public:
     // After a cgroup attach or detach: the DNS service follows namespaces.
     void after_cgroup_change();
     // etcd (nullptr when etcd: is not configured).
-    cluster::Cluster* cluster() { return cluster_.get(); }
+    cluster::ClusterApi* cluster() { return cluster_.get(); }
     // A registration of this host changed: published to etcd when configured.
     void registration_changed(const Registry::Name& n, const std::string& id);
     const health::Monitor& health() const { return *health_; }
@@ -135,7 +135,7 @@ private:
     bool ready_ = false;
     bool applied_once_ = false;  // the first apply took every source's state
     std::optional<EtcdConfig> etcd_cfg_;
-    std::unique_ptr<cluster::Cluster> cluster_;
+    std::unique_ptr<cluster::ClusterApi> cluster_;
     // How long a start waits for etcd's first list before it applies without.
     static constexpr std::chrono::milliseconds kFirstListWait{3000};
     HealthToRegistry health_sink_{*this};
