@@ -204,6 +204,14 @@ public:
         w_.state.peers.erase(endpoint_of(key));
         return done({Op::DeletePeer, 0});
     }
+    std::optional<uint32_t> get_endpoint(const hl_endpoint_key& key) const override {
+        auto it = w_.state.endpoints.find(endpoint_of(key));
+        return it == w_.state.endpoints.end() ? std::nullopt : std::optional(it->second);
+    }
+    std::optional<hl_peer> get_peer(const hl_endpoint_key& key) const override {
+        auto it = w_.state.peers.find(endpoint_of(key));
+        return it == w_.state.peers.end() ? std::nullopt : std::optional(it->second);
+    }
     hl::Status reset_service_counters(uint32_t id) override { return done({Op::ResetServiceCounters, id}); }
     hl::Status reset_backend_counters(uint32_t id) override { return done({Op::ResetBackendCounters, id}); }
 

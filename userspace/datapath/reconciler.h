@@ -152,6 +152,20 @@ private:
         uint32_t peer_service = 0, peer_backend = 0;
         bool peer_left = false;  // its backend left: the entry goes at the next apply
     };
+    using EndpointMap = std::unordered_map<EndpointKey, EndpointRec, EndpointKeyHash>;
+    // An endpoint only one TCP service names, which also answers for it
+    // (hl_peer_v1) with nothing departed, is "plain": the kernel's two maps
+    // say all of its record, so none is kept (the common case; 56 bytes and
+    // a bucket each at 262,144 endpoints). Every other record is kept, and
+    // every change to a kept record is written to the maps at once, so a
+    // record dropped when plain is found again as it was.
+    static bool plain(const EndpointRec& r) {
+        return r.services == 1 && r.owner && r.peer_service == r.owner && !r.peer_left;
+    }
+    // The endpoint's record, made from the kernel's maps when none is kept.
+    EndpointMap::iterator materialize(const EndpointKey& k);
+    // Drops the record when it is plain.
+    void settle(EndpointMap::iterator it);
     static EndpointKey endpoint_key(const Backend& b);
     Status claim_endpoint(const EndpointKey& k, uint32_t service_id);
     Status release_endpoint(const EndpointKey& k, uint32_t service_id);
@@ -184,9 +198,12 @@ private:
     std::map<std::string, uint64_t> api_paths_;
     std::vector<hl_slot_key> orphan_slots_;
     std::vector<uint32_t> orphan_backends_;
-    // Most endpoints are named by one service; one naming several is found
-    // again by a walk of the services when its owner lets it go.
-    std::unordered_map<EndpointKey, EndpointRec, EndpointKeyHash> endpoints_;
+    // The records of endpoints that are not plain (above). Most endpoints
+    // are named by one service; one naming several is found again by a walk
+    // of the services when its owner lets it go.
+    EndpointMap endpoints_;
+    // adopt() keeps every record until the first apply has written its fixes.
+    bool prune_plain_ = false;
     // What adopt() found the kernel's endpoint map to disagree on: written
     // at the next apply (owner 0: delete).
     std::vector<std::pair<EndpointKey, uint32_t>> endpoint_fixes_;
