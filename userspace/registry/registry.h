@@ -40,15 +40,33 @@ using Clock = std::chrono::steady_clock;
 enum class Source : uint8_t { File, Api, Dns, Etcd };
 const char* to_string(Source s);
 
-// One endpoint a task registered over the control API.
+// A TTL in seconds or none, in 4 bytes: 0 stands for none (the API and
+// the journal's reader refuse a TTL of 0). Reads as std::optional does.
+class TtlSeconds {
+public:
+    TtlSeconds() = default;
+    TtlSeconds(uint32_t s) : s_(s) {}                           // NOLINT: implicit, as optional's
+    TtlSeconds(std::optional<uint32_t> s) : s_(s.value_or(0)) {}  // NOLINT
+    explicit operator bool() const { return s_ != 0; }
+    bool has_value() const { return s_ != 0; }
+    uint32_t operator*() const { return s_; }
+    bool operator==(const TtlSeconds&) const = default;
+
+private:
+    uint32_t s_ = 0;
+};
+
+// One endpoint a task registered over the control API. One per
+// registration (262,144 at scale): 64 bytes.
 struct Registration {
     std::string id;
     IpAddress address;
     uint16_t port = 0;
     uint16_t weight = 1;
-    std::optional<uint32_t> ttl_s;  // none: stays until deregistered
-    Clock::time_point expires{};    // when ttl_s is set
+    TtlSeconds ttl_s;             // none: stays until deregistered
+    Clock::time_point expires{};  // when ttl_s is set
 };
+static_assert(sizeof(Registration) <= 64, "Registration: one per registered endpoint; keep it small");
 
 // One endpoint another host registered, as etcd holds it (under that
 // host's lease). The host is an index into the registry's host names: a
