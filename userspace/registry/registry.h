@@ -223,7 +223,7 @@ public:
     template <class F>
     void for_each_api_state(F&& f) const {
         for (const auto& [name, e] : entries_) {
-            if (e.api) f(*e.api);
+            if (e.api()) f(*e.api());
             for (const auto& r : e.regs) f(name, r);
         }
     }
@@ -243,19 +243,47 @@ private:
         bool empty() const { return !def && endpoints.empty(); }
     };
     using Endpoint = std::pair<IpAddress, uint16_t>;
-    struct Entry {
-        std::unique_ptr<const Service> file, api, dns;
-        std::unique_ptr<EtcdPart> etcd;
-        std::vector<Registration> regs;  // sorted by id
+    // The parts most services lack (most come from the file), behind one
+    // pointer: an entry is one per service (65,536 at scale).
+    struct RarePart {
+        std::unique_ptr<const Service> api, dns;
         std::vector<Endpoint> unhealthy;  // sorted; not a source: it keeps no entry alive
+    };
+    struct Entry {
+        std::unique_ptr<const Service> file;
+        std::unique_ptr<EtcdPart> etcd;
+        std::unique_ptr<RarePart> rare;  // null: none of its parts
+        std::vector<Registration> regs;  // sorted by id
+        const Service* api() const { return rare ? rare->api.get() : nullptr; }
+        const Service* dns() const { return rare ? rare->dns.get() : nullptr; }
+        const std::vector<Endpoint>& unhealthy() const {
+            static const std::vector<Endpoint> none;
+            return rare ? rare->unhealthy : none;
+        }
+        RarePart& rare_part() {
+            if (!rare) rare = std::make_unique<RarePart>();
+            return *rare;
+        }
+        // Drops the rare part when it holds nothing.
+        void trim() {
+            if (rare && !rare->api && !rare->dns && rare->unhealthy.empty()) rare.reset();
+        }
+        void set_api(std::unique_ptr<const Service> s) {
+            rare_part().api = std::move(s);
+            trim();
+        }
+        void set_dns(std::unique_ptr<const Service> s) {
+            rare_part().dns = std::move(s);
+            trim();
+        }
         const Service* etcd_def() const { return etcd ? etcd->def.get() : nullptr; }
         const Service* definition() const {
-            return file ? file.get() : api ? api.get() : etcd_def() ? etcd_def() : dns.get();
+            return file ? file.get() : api() ? api() : etcd_def() ? etcd_def() : dns();
         }
         Source source() const {
-            return file ? Source::File : api ? Source::Api : etcd_def() ? Source::Etcd : Source::Dns;
+            return file ? Source::File : api() ? Source::Api : etcd_def() ? Source::Etcd : Source::Dns;
         }
-        bool empty() const { return !file && !api && !dns && !etcd && regs.empty(); }
+        bool empty() const { return !file && !api() && !dns() && !etcd && regs.empty(); }
     };
     void touch(const Name& n) { dirty_.insert(n); }
     void drop_if_empty(std::map<Name, Entry>::iterator it);
