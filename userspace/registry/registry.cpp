@@ -19,7 +19,7 @@ std::string to_string(const Registry::Name& n) { return n.first + "/" + n.second
 
 namespace {
 
-auto by_id = [](const Registration& r, const std::string& id) { return r.id < id; };
+auto by_id = [](const Registration& r, std::string_view id) { return r.id < id; };
 
 std::vector<Registration>::iterator find_reg(std::vector<Registration>& regs, const std::string& id) {
     auto it = std::lower_bound(regs.begin(), regs.end(), id, by_id);
@@ -203,12 +203,12 @@ RegResult<bool> Registry::register_endpoint(const Name& n, Registration r, Clock
     for (const auto& o : regs)
         if (o.id != r.id && o.address == r.address && o.port == r.port)
             return RegistryError{RegistryErrc::Conflict, "address: " + r.address.with_port(r.port) +
-                                                             " is already registered as endpoint '" + o.id + "'"};
+                                                             " is already registered as endpoint '" + o.id.str() + "'"};
     if (r.ttl_s) r.expires = now + std::chrono::seconds(*r.ttl_s);
     auto pos = std::lower_bound(regs.begin(), regs.end(), r.id, by_id);
     if (pos != regs.end() && pos->id == r.id) {
         if (pos->address != r.address || pos->port != r.port)
-            return RegistryError{RegistryErrc::Conflict, "id: endpoint '" + r.id + "' is registered with address " +
+            return RegistryError{RegistryErrc::Conflict, "id: endpoint '" + r.id.str() + "' is registered with address " +
                                                              pos->address.with_port(pos->port) +
                                                              " (deregister it first)"};
         if (pos->weight != r.weight) touch(n);
@@ -352,7 +352,7 @@ std::optional<Registry::ServiceView> Registry::view(const Name& n) const {
         b.address = r.address;
         b.port = r.port;
         b.weight = r.weight;
-        v.backends.push_back({b, Source::Api, r.id, &r});
+        v.backends.push_back({b, Source::Api, r.id.str(), &r});
     }
     if (e.etcd)
         for (const auto& r : e.etcd->endpoints) {
