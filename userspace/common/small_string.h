@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -62,6 +63,7 @@ public:
     friend std::string operator+(const char* a, const SmallString& b) { return std::string(a).append(b.view()); }
     friend std::string operator+(const SmallString& a, std::string_view b) { return a.str().append(b); }
     friend std::string operator+(const SmallString& a, const char* b) { return a.str().append(b); }
+    friend std::ostream& operator<<(std::ostream& os, const SmallString& s) { return os << s.view(); }
 
 private:
     static constexpr size_t kInline = 15;      // characters held inside

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/small_string.h"
 #include "datapath/cgroup_attacher.h"
 #include "datapath/id_allocator.h"
 #include "datapath/map_store.h"
@@ -55,6 +56,18 @@ using ServiceKeySet = std::vector<ServiceKeyBytes>;
 class Reconciler {
 public:
     using ServiceName = std::pair<std::string, std::string>;  // namespace, name
+    // The same as the key of the reconciler's records: 32 bytes, not 64
+    // (one per service, 65,536 at scale). Reads as a ServiceName does
+    // (first, second; ordered alike) and converts to one.
+    struct CompactName {
+        SmallString first, second;
+        CompactName() = default;
+        CompactName(const ServiceName& n) : first(n.first), second(n.second) {}  // NOLINT: implicit
+        CompactName(std::string_view ns, std::string_view name) : first(ns), second(name) {}
+        operator ServiceName() const { return {first.str(), second.str()}; }  // NOLINT: implicit
+        bool operator==(const CompactName&) const = default;
+        auto operator<=>(const CompactName&) const = default;
+    };
     // One service's desired state: nullptr removes it. A service whose vip
     // is unset keeps the VIP it has, else gets a free one of the pool.
     struct ServiceChange {
@@ -103,7 +116,7 @@ public:
         IpAddress vip() const { return IpAddress::from_bytes(key.addr); }
         const BackendRec* find_backend(const IpAddress& address, uint16_t port) const;
     };
-    const std::map<ServiceName, ServiceRec>& services() const { return services_; }
+    const std::map<CompactName, ServiceRec>& services() const { return services_; }
     const ServiceRec* find(const ServiceName& name) const {
         auto it = services_.find(name);
         return it == services_.end() ? nullptr : &it->second;
@@ -185,7 +198,7 @@ private:
     CgroupAttacher& cgroups_;
     MapLimits limits_;
     IdAllocator service_ids_, backend_ids_, ns_alloc_;
-    std::map<ServiceName, ServiceRec> services_;
+    std::map<CompactName, ServiceRec> services_;
     std::map<std::string, uint32_t> ns_ids_;
     std::map<uint64_t, CgroupRec> cgroup_recs_;
     // How many services use each VIP of the pool: a pool address is free at
