@@ -27,11 +27,11 @@
 #include <string>
 #include <vector>
 
-#include "common/small_string.h"
 #include "datapath/cgroup_attacher.h"
 #include "datapath/id_allocator.h"
 #include "datapath/map_store.h"
 #include "datapath/vip_refs.h"
+#include "model/compact_name.h"
 #include "model/config.h"
 
 namespace hl {
@@ -56,18 +56,8 @@ using ServiceKeySet = std::vector<ServiceKeyBytes>;
 class Reconciler {
 public:
     using ServiceName = std::pair<std::string, std::string>;  // namespace, name
-    // The same as the key of the reconciler's records: 32 bytes, not 64
-    // (one per service, 65,536 at scale). Reads as a ServiceName does
-    // (first, second; ordered alike) and converts to one.
-    struct CompactName {
-        SmallString first, second;
-        CompactName() = default;
-        CompactName(const ServiceName& n) : first(n.first), second(n.second) {}  // NOLINT: implicit
-        CompactName(std::string_view ns, std::string_view name) : first(ns), second(name) {}
-        operator ServiceName() const { return {first.str(), second.str()}; }  // NOLINT: implicit
-        bool operator==(const CompactName&) const = default;
-        auto operator<=>(const CompactName&) const = default;
-    };
+    // The key of its records (model/compact_name.h).
+    using CompactName = hl::CompactName;
     // One service's desired state: nullptr removes it. A service whose vip
     // is unset keeps the VIP it has, else gets a free one of the pool.
     struct ServiceChange {

@@ -32,7 +32,7 @@ RegistryError not_found(const Registry::Name& n) {
 
 }  // namespace
 
-void Registry::drop_if_empty(std::map<Name, Entry>::iterator it) {
+void Registry::drop_if_empty(EntryMap::iterator it) {
     if (it->second.empty()) entries_.erase(it);
 }
 
@@ -86,7 +86,7 @@ Status Registry::set_file_services(std::vector<Service> services) {
     // A service the file does not define, defined through the API or in etcd.
     auto other_def = [](const Entry& e) { return e.api() ? e.api() : e.etcd_def(); };
     merge([](size_t) {},
-          [&](size_t i, std::map<Name, Entry>::iterator it) {
+          [&](size_t i, EntryMap::iterator it) {
               const Service& s = services[i];
               if (it->second.api() && !(*it->second.api() == s))
                   errors.push_back("services[" + std::to_string(i) + "]: service " + to_string(it->first) +
@@ -96,7 +96,7 @@ Status Registry::set_file_services(std::vector<Service> services) {
                   errors.push_back("services[" + std::to_string(i) + "].name: '" + s.name +
                                    "' is the DNS responder's own service");
           },
-          [&](std::map<Name, Entry>::iterator it) {
+          [&](EntryMap::iterator it) {
               const Service* o = other_def(it->second);
               api_vips |= o && o->vip;
           });
@@ -105,11 +105,11 @@ Status Registry::set_file_services(std::vector<Service> services) {
         std::map<std::tuple<std::string, IpAddress, uint16_t, Protocol>, Name> file_keys;
         for (const auto& s : services)
             if (s.vip) file_keys.emplace(std::make_tuple(s.ns, *s.vip, s.port, s.protocol), Name{s.ns, s.name});
-        merge([](size_t) {}, [](size_t, std::map<Name, Entry>::iterator) {},
-              [&](std::map<Name, Entry>::iterator it) {
+        merge([](size_t) {}, [](size_t, EntryMap::iterator) {},
+              [&](EntryMap::iterator it) {
                   const Service* o = other_def(it->second);
                   if (!o || !o->vip) return;
-                  auto k = file_keys.find(std::make_tuple(it->first.first, *o->vip, o->port, o->protocol));
+                  auto k = file_keys.find(std::make_tuple(it->first.first.str(), *o->vip, o->port, o->protocol));
                   if (k != file_keys.end())
                       errors.push_back("service " + to_string(k->second) + ": vip " + o->vip->with_port(o->port) +
                                        "/" + to_string(o->protocol) + " is already used by service " +
@@ -125,15 +125,15 @@ Status Registry::set_file_services(std::vector<Service> services) {
     }
     // Apply: what the walk finds is noted first (it may not change the
     // tree), then done; new entries go in with their neighbour as the hint.
-    std::vector<std::map<Name, Entry>::iterator> gone;
-    std::vector<std::pair<size_t, std::map<Name, Entry>::iterator>> changed;
+    std::vector<EntryMap::iterator> gone;
+    std::vector<std::pair<size_t, EntryMap::iterator>> changed;
     std::vector<size_t> added;
     merge([&](size_t i) { added.push_back(i); },
-          [&](size_t i, std::map<Name, Entry>::iterator it) {
+          [&](size_t i, EntryMap::iterator it) {
               const Entry& e = it->second;
               if (!e.file || !(*e.file == services[i])) changed.push_back({i, it});
           },
-          [&](std::map<Name, Entry>::iterator it) {
+          [&](EntryMap::iterator it) {
               if (it->second.file) gone.push_back(it);
           });
     for (auto it : gone) {
@@ -327,7 +327,7 @@ void Registry::set_dns(std::optional<IpAddress> vip, std::vector<Backend> listen
 std::set<std::string> Registry::namespaces() const {
     std::set<std::string> out;
     for (const auto& [n, e] : entries_)
-        if (e.file || e.api() || e.etcd_def()) out.insert(n.first);
+        if (e.file || e.api() || e.etcd_def()) out.insert(n.first.str());
     return out;
 }
 

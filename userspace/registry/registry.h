@@ -32,6 +32,7 @@
 
 #include "common/error.h"
 #include "common/small_string.h"
+#include "model/compact_name.h"
 #include "model/service.h"
 
 namespace hl {
@@ -287,7 +288,8 @@ private:
         bool empty() const { return !file && !api() && !dns() && !etcd && regs.empty(); }
     };
     void touch(const Name& n) { dirty_.insert(n); }
-    void drop_if_empty(std::map<Name, Entry>::iterator it);
+    using EntryMap = std::map<CompactName, Entry>;  // one per service: the compact key
+    void drop_if_empty(EntryMap::iterator it);
     std::optional<std::string> key_clash(const Service& s, const Name& self) const;
     std::optional<RegistryError> etcd_refusal(const Service& s, const Name& n) const;
     // Sets (or with nullptr clears) the entry's etcd definition; whether the
@@ -295,7 +297,7 @@ private:
     bool set_etcd_def(Entry& e, std::unique_ptr<const Service> def, int64_t revision);
     bool set_remote(Entry& e, std::vector<RemoteEndpoint> eps);
 
-    std::map<Name, Entry> entries_;
+    EntryMap entries_;
     // The config file's services in name order, as indexes into the file's
     // list when last set (the next reload checks it before sorting anew).
     std::vector<uint32_t> file_order_;
