@@ -46,6 +46,7 @@ public:
     std::map<uint32_t, hl_service_meta> meta;
     std::map<uint64_t, hl_cgroup_ns> cg;
     std::map<std::array<uint8_t, sizeof(hl_endpoint_key)>, hl_peer> peers;
+    std::map<std::array<uint8_t, sizeof(hl_endpoint_key)>, uint32_t> endpoints;
 
     static SvcKey k(const hl_service_key& key) {
         SvcKey out;
@@ -66,8 +67,16 @@ public:
     hl::Status delete_service_meta(uint32_t id) override { return meta.erase(id), hl::Ok{}; }
     hl::Status put_cgroup(uint64_t id, const hl_cgroup_ns& v) override { return cg[id] = v, hl::Ok{}; }
     hl::Status delete_cgroup(uint64_t id) override { return cg.erase(id), hl::Ok{}; }
-    hl::Status put_endpoint(const hl_endpoint_key&, uint32_t) override { return hl::Ok{}; }
-    hl::Status delete_endpoint(const hl_endpoint_key&) override { return hl::Ok{}; }
+    hl::Status put_endpoint(const hl_endpoint_key& key, uint32_t id) override { return endpoints[ep(key)] = id, hl::Ok{}; }
+    hl::Status delete_endpoint(const hl_endpoint_key& key) override { return endpoints.erase(ep(key)), hl::Ok{}; }
+    std::optional<uint32_t> get_endpoint(const hl_endpoint_key& key) const override {
+        auto it = endpoints.find(ep(key));
+        return it == endpoints.end() ? std::nullopt : std::optional(it->second);
+    }
+    std::optional<hl_peer> get_peer(const hl_endpoint_key& key) const override {
+        auto it = peers.find(ep(key));
+        return it == peers.end() ? std::nullopt : std::optional(it->second);
+    }
     hl::Status put_peer(const hl_endpoint_key& key, const hl_peer& v) override { return peers[ep(key)] = v, hl::Ok{}; }
     hl::Status delete_peer(const hl_endpoint_key& key) override { return peers.erase(ep(key)), hl::Ok{}; }
     static std::array<uint8_t, sizeof(hl_endpoint_key)> ep(const hl_endpoint_key& key) {

@@ -204,6 +204,14 @@ public:
         w_.state.peers.erase(endpoint_of(key));
         return done({Op::DeletePeer, 0});
     }
+    std::optional<uint32_t> get_endpoint(const hl_endpoint_key& key) const override {
+        auto it = w_.state.endpoints.find(endpoint_of(key));
+        return it == w_.state.endpoints.end() ? std::nullopt : std::optional(it->second);
+    }
+    std::optional<hl_peer> get_peer(const hl_endpoint_key& key) const override {
+        auto it = w_.state.peers.find(endpoint_of(key));
+        return it == w_.state.peers.end() ? std::nullopt : std::optional(it->second);
+    }
     hl::Status reset_service_counters(uint32_t id) override { return done({Op::ResetServiceCounters, id}); }
     hl::Status reset_backend_counters(uint32_t id) override { return done({Op::ResetBackendCounters, id}); }
 
@@ -1267,6 +1275,57 @@ TEST_F(ReconcilerTest, AdoptionRepairsThePeerMapAndSecondaryFlags) {
     size_t m = w.map_ops;
     apply(config({web, api}), &third);
     EXPECT_EQ(w.map_ops, m) << w.dump(m);
+}
+
+// The reconciler keeps no record of an endpoint that one TCP service names
+// and answers for (the maps say it): one that a second service names later,
+// or whose namer changes VIP or leaves, is found again from the maps. After
+// each step the maps are what a reconciler that starts afresh (adopt)
+// finds right: it writes nothing.
+TEST_F(ReconcilerTest, EndpointsKeptOnlyInTheMapsStayRightAsServicesShareThem) {
+    auto settled = [&](const std::vector<hl::Service>& all, const char* step) {
+        apply(config(all));  // the entries of backends that left go
+        hl::Reconciler fresh(store, cgroups, limits);
+        fresh.adopt();
+        size_t m = w.map_ops;
+        apply(config(all), &fresh);
+        EXPECT_EQ(w.map_ops, m) << step << "\n" << w.dump(m);
+    };
+    hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
+    apply(config({web}));
+    settled({web}, "web alone");
+    const uint32_t web_id = rec.find({"default", "web"})->id;
+    hl::Service api = service("api", "127.255.0.2", 80, {be("10.0.0.2"), be("10.0.0.3")});
+    apply(config({web, api}));
+    const uint32_t api_id = rec.find({"default", "api"})->id;
+    const uint32_t api2 = rec.find({"default", "api"})->find_backend(ip("10.0.0.2"), 8080)->id;
+    EXPECT_EQ(w.state.peers.at({ip("10.0.0.2"), 8080}).service_id, web_id);
+    EXPECT_TRUE(w.state.backends.at(api2).flags & HL_BACKEND_F_SECONDARY);
+    settled({web, api}, "api shares 10.0.0.2 with web");
+    // web's VIP moves: only the entries web answers for follow.
+    web.vip = ip("127.255.0.9");
+    apply(config({web, api}));
+    EXPECT_EQ(hl::IpAddress::from_bytes(w.state.peers.at({ip("10.0.0.1"), 8080}).vip), ip("127.255.0.9"));
+    EXPECT_EQ(hl::IpAddress::from_bytes(w.state.peers.at({ip("10.0.0.2"), 8080}).vip), ip("127.255.0.9"));
+    EXPECT_EQ(hl::IpAddress::from_bytes(w.state.peers.at({ip("10.0.0.3"), 8080}).vip), ip("127.255.0.2"));
+    settled({web, api}, "web's VIP moved");
+    // web leaves: api answers for 10.0.0.2 after one apply, owns it, and
+    // its backend there is no longer SECONDARY.
+    apply(config({api}));
+    settled({api}, "web left");
+    EXPECT_EQ(w.state.peers.at({ip("10.0.0.2"), 8080}).service_id, api_id);
+    EXPECT_EQ(w.state.endpoints.at({ip("10.0.0.2"), 8080}), api_id);
+    EXPECT_FALSE(w.state.backends.at(api2).flags & HL_BACKEND_F_SECONDARY);
+    EXPECT_FALSE(w.state.peers.count({ip("10.0.0.1"), 8080}));
+    // web comes back naming what api names: api keeps answering.
+    web.backends = {be("10.0.0.2"), be("10.0.0.3")};
+    apply(config({api, web}));
+    settled({api, web}, "web back");
+    EXPECT_EQ(w.state.peers.at({ip("10.0.0.3"), 8080}).service_id, api_id);
+    apply(config({}));
+    apply(config({}));
+    EXPECT_TRUE(w.state.peers.empty());
+    EXPECT_TRUE(w.state.endpoints.empty());
 }
 
 TEST_F(ReconcilerTest, ConnectTimeoutReachesTheServiceEntryInTenMillisecondUnits) {

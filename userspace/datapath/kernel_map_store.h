@@ -28,6 +28,8 @@ public:
     Status delete_endpoint(const hl_endpoint_key& k) override { return m_.endpoints.erase(k); }
     Status put_peer(const hl_endpoint_key& k, const hl_peer& p) override { return m_.peers.update(k, p); }
     Status delete_peer(const hl_endpoint_key& k) override { return m_.peers.erase(k); }
+    std::optional<uint32_t> get_endpoint(const hl_endpoint_key& k) const override { return m_.endpoints.lookup(k); }
+    std::optional<hl_peer> get_peer(const hl_endpoint_key& k) const override { return m_.peers.lookup(k); }
     Status reset_service_counters(uint32_t id) override;
     Status reset_backend_counters(uint32_t id) override;
 

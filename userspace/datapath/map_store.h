@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "common/error.h"
@@ -48,6 +49,11 @@ public:
     // was dialed as (the client side; issue 12).
     virtual Status put_peer(const hl_endpoint_key& key, const hl_peer& peer) = 0;
     virtual Status delete_peer(const hl_endpoint_key& key) = 0;
+    // What the two maps above hold for one address:port (nullopt: nothing).
+    // The reconciler keeps no copy of an endpoint only one service names:
+    // these answer for it (userspace memory at 262,144 endpoints).
+    virtual std::optional<uint32_t> get_endpoint(const hl_endpoint_key& key) const = 0;
+    virtual std::optional<hl_peer> get_peer(const hl_endpoint_key& key) const = 0;
     // A reused id starts its counters (and round-robin position) from zero;
     // gauges of open connections stay, so the closes of connections opened
     // before take back exactly what their opens added.

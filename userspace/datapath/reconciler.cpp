@@ -56,6 +56,28 @@ void sort_by_endpoint(std::vector<Reconciler::BackendRec>& recs) {
     recs.erase(recs.begin(), last_of_each.base());
 }
 
+// Copies `from` into `to` in to's own buffer while it fits, else in one
+// twice its size (as push_back grows). A service gaining one backend at a
+// time (registrations) then reallocates at 1, 2, 4, 8..., not at every one:
+// each buffer left behind is a hole in the heap that the next allocations
+// of the same size may never fill (RSS at 262,144 registrations). A buffer
+// four times too large is given back.
+template <class T>
+void keep_buffer_assign(std::vector<T>& to, const std::vector<T>& from) {
+    if (from.size() > to.capacity()) {
+        std::vector<T> grown;
+        grown.reserve(std::max(from.size(), 2 * to.capacity()));
+        grown.assign(from.begin(), from.end());
+        to.swap(grown);
+        return;
+    }
+    if (from.size() * 4 < to.capacity()) {
+        std::vector<T>(from).swap(to);  // an exact buffer (operator= would keep the old one)
+        return;
+    }
+    to.assign(from.begin(), from.end());
+}
+
 }  // namespace
 
 const Reconciler::BackendRec* Reconciler::ServiceRec::find_backend(const IpAddress& address, uint16_t port) const {
@@ -132,20 +154,49 @@ hl_endpoint_key kernel_endpoint_key(const std::array<uint8_t, 16>& addr, uint16_
 }
 }  // namespace
 
+Reconciler::EndpointMap::iterator Reconciler::materialize(const EndpointKey& k) {
+    if (auto it = endpoints_.find(k); it != endpoints_.end()) return it;
+    // Not kept: plain (one service names it and answers for it), or unknown.
+    EndpointRec rec;
+    const auto key = kernel_endpoint_key(k.addr, k.port);
+    if (auto owner = store_.get_endpoint(key)) {
+        rec.services = 1;
+        rec.owner = *owner;
+        if (auto peer = store_.get_peer(key)) {
+            rec.peer_service = peer->service_id;
+            rec.peer_backend = peer->backend_id;
+        }
+    }
+    return endpoints_.emplace(k, rec).first;
+}
+
+void Reconciler::settle(EndpointMap::iterator it) {
+    if (plain(it->second)) endpoints_.erase(it);
+}
+
 // A TCP service names the endpoint: the lowest id of those naming it is what
 // a connection accepted there counts for.
 Status Reconciler::claim_endpoint(const EndpointKey& k, uint32_t service_id) {
-    auto& rec = endpoints_[k];
+    auto it = materialize(k);
+    auto& rec = it->second;
     rec.services++;
-    if (rec.owner && rec.owner <= service_id) return ok_status();
+    if (rec.owner && rec.owner <= service_id) {
+        settle(it);
+        return ok_status();
+    }
     rec.owner = service_id;
-    return counted(store_.put_endpoint(kernel_endpoint_key(k.addr, k.port), service_id));
+    auto st = counted(store_.put_endpoint(kernel_endpoint_key(k.addr, k.port), service_id));
+    settle(it);
+    return st;
 }
 
 Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
-    auto it = endpoints_.find(k);
-    if (it == endpoints_.end()) return ok_status();
+    auto it = materialize(k);
     auto& rec = it->second;
+    if (rec.services == 0) {  // not named (as before: nothing to do)
+        if (!rec.peer_service && !rec.peer_left) endpoints_.erase(it);
+        return ok_status();
+    }
     if (--rec.services == 0) {
         auto key = kernel_endpoint_key(k.addr, k.port);
         // A departed client-side entry keeps the record until it goes.
@@ -153,7 +204,10 @@ Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
         else endpoints_.erase(it);
         return counted(store_.delete_endpoint(key));
     }
-    if (rec.owner != service_id) return ok_status();
+    if (rec.owner != service_id) {
+        settle(it);
+        return ok_status();
+    }
     // Shared, and its owner leaves: the next lowest of the others.
     uint32_t next = 0;
     auto addr = IpAddress::from_bytes(k.addr.data());
@@ -164,7 +218,9 @@ Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
     rec.owner = next;
     auto key = kernel_endpoint_key(k.addr, k.port);
     // No other found: its namer is not written yet and claims it itself.
-    return counted(next ? store_.put_endpoint(key, next) : store_.delete_endpoint(key));
+    auto st = counted(next ? store_.put_endpoint(key, next) : store_.delete_endpoint(key));
+    settle(it);
+    return st;
 }
 
 // The endpoints one service names before and after a change (each sorted by
@@ -302,6 +358,7 @@ void Reconciler::adopt() {
     for (const auto& [e, rec] : endpoints_)
         if (auto h = held.find(e); h == held.end() || h->second != rec.owner) endpoint_fixes_.push_back({e, rec.owner});
     adopt_peers(k);
+    prune_plain_ = true;
 }
 
 Result<uint32_t> Reconciler::namespace_id(const std::string& name) {
@@ -468,8 +525,8 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     rec->value = value;
     // Replaced only when they differ: an unchanged reload then allocates
     // nothing that outlives it, so the heap does not fragment reload by reload.
-    if (new_table) rec->slots = std::move(table);
-    if (rec->backends != next) rec->backends = std::move(next);
+    if (new_table) keep_buffer_assign(rec->slots, table);
+    if (rec->backends != next) keep_buffer_assign(rec->backends, next);
     return changed;
 }
 
@@ -605,6 +662,10 @@ Result<ApplyReport> Reconciler::apply_services(const std::vector<ServiceChange>&
     for (const auto& [id, be] : backend_fixes_)
         if (auto st = counted(store_.put_backend(id, be)); !st) return st.error();
     backend_fixes_.clear();
+    if (prune_plain_) {  // the maps now say what the plain records say
+        std::erase_if(endpoints_, [](const auto& kv) { return plain(kv.second); });
+        prune_plain_ = false;
+    }
     if (auto st = flush_departed_peers(); !st) return st.error();
 
     // The keys the batch publishes: a removed service whose key one of them

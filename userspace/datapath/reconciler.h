@@ -31,6 +31,7 @@
 #include "datapath/id_allocator.h"
 #include "datapath/map_store.h"
 #include "datapath/vip_refs.h"
+#include "model/compact_name.h"
 #include "model/config.h"
 
 namespace hl {
@@ -55,6 +56,8 @@ using ServiceKeySet = std::vector<ServiceKeyBytes>;
 class Reconciler {
 public:
     using ServiceName = std::pair<std::string, std::string>;  // namespace, name
+    // The key of its records (model/compact_name.h).
+    using CompactName = hl::CompactName;
     // One service's desired state: nullptr removes it. A service whose vip
     // is unset keeps the VIP it has, else gets a free one of the pool.
     struct ServiceChange {
@@ -103,7 +106,7 @@ public:
         IpAddress vip() const { return IpAddress::from_bytes(key.addr); }
         const BackendRec* find_backend(const IpAddress& address, uint16_t port) const;
     };
-    const std::map<ServiceName, ServiceRec>& services() const { return services_; }
+    const std::map<CompactName, ServiceRec>& services() const { return services_; }
     const ServiceRec* find(const ServiceName& name) const {
         auto it = services_.find(name);
         return it == services_.end() ? nullptr : &it->second;
@@ -152,6 +155,20 @@ private:
         uint32_t peer_service = 0, peer_backend = 0;
         bool peer_left = false;  // its backend left: the entry goes at the next apply
     };
+    using EndpointMap = std::unordered_map<EndpointKey, EndpointRec, EndpointKeyHash>;
+    // An endpoint only one TCP service names, which also answers for it
+    // (hl_peer_v1) with nothing departed, is "plain": the kernel's two maps
+    // say all of its record, so none is kept (the common case; 56 bytes and
+    // a bucket each at 262,144 endpoints). Every other record is kept, and
+    // every change to a kept record is written to the maps at once, so a
+    // record dropped when plain is found again as it was.
+    static bool plain(const EndpointRec& r) {
+        return r.services == 1 && r.owner && r.peer_service == r.owner && !r.peer_left;
+    }
+    // The endpoint's record, made from the kernel's maps when none is kept.
+    EndpointMap::iterator materialize(const EndpointKey& k);
+    // Drops the record when it is plain.
+    void settle(EndpointMap::iterator it);
     static EndpointKey endpoint_key(const Backend& b);
     Status claim_endpoint(const EndpointKey& k, uint32_t service_id);
     Status release_endpoint(const EndpointKey& k, uint32_t service_id);
@@ -171,7 +188,7 @@ private:
     CgroupAttacher& cgroups_;
     MapLimits limits_;
     IdAllocator service_ids_, backend_ids_, ns_alloc_;
-    std::map<ServiceName, ServiceRec> services_;
+    std::map<CompactName, ServiceRec> services_;
     std::map<std::string, uint32_t> ns_ids_;
     std::map<uint64_t, CgroupRec> cgroup_recs_;
     // How many services use each VIP of the pool: a pool address is free at
@@ -184,9 +201,12 @@ private:
     std::map<std::string, uint64_t> api_paths_;
     std::vector<hl_slot_key> orphan_slots_;
     std::vector<uint32_t> orphan_backends_;
-    // Most endpoints are named by one service; one naming several is found
-    // again by a walk of the services when its owner lets it go.
-    std::unordered_map<EndpointKey, EndpointRec, EndpointKeyHash> endpoints_;
+    // The records of endpoints that are not plain (above). Most endpoints
+    // are named by one service; one naming several is found again by a walk
+    // of the services when its owner lets it go.
+    EndpointMap endpoints_;
+    // adopt() keeps every record until the first apply has written its fixes.
+    bool prune_plain_ = false;
     // What adopt() found the kernel's endpoint map to disagree on: written
     // at the next apply (owner 0: delete).
     std::vector<std::pair<EndpointKey, uint32_t>> endpoint_fixes_;

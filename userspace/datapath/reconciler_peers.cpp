@@ -42,23 +42,36 @@ hl_peer make_peer(const hl_service_key& key, uint16_t connect_timeout_cs, uint32
     return p;
 }
 
+// A new endpoint's record is kept until the service's claim_endpoint (it is
+// not plain before: no service is counted as naming it yet).
 Result<bool> Reconciler::claim_peer(const EndpointKey& k, const hl_peer& value) {
-    auto& rec = endpoints_[k];
-    if (rec.peer_service && rec.peer_service != value.service_id) return true;
+    auto it = materialize(k);
+    auto& rec = it->second;
+    if (rec.peer_service && rec.peer_service != value.service_id) {
+        settle(it);
+        return true;
+    }
     rec.peer_service = value.service_id;
     rec.peer_backend = value.backend_id;
     rec.peer_left = false;
     if (auto st = counted(store_.put_peer(peer_key(k.addr, k.port), value)); !st) return st.error();
+    settle(it);
     return false;
 }
 
 void Reconciler::release_peer(const EndpointKey& k, uint32_t service_id) {
-    auto it = endpoints_.find(k);
-    if (it == endpoints_.end() || it->second.peer_service != service_id || it->second.peer_left) return;
+    auto it = materialize(k);
+    if (it->second.peer_service != service_id || it->second.peer_left) {
+        if (plain(it->second) || (!it->second.services && !it->second.peer_service)) endpoints_.erase(it);
+        return;
+    }
     it->second.peer_left = true;
     departed_peers_.push_back(k);
 }
 
+// No kernel lookup: it is asked of backends the service named TCP before
+// (or it is claimed right after), so an endpoint with no record kept is
+// plain with this service as the one that names it and answers for it.
 bool Reconciler::secondary(const Backend& b, uint32_t service_id, bool tcp) const {
     if (!tcp) return false;
     auto it = endpoints_.find(endpoint_key(b));
@@ -69,11 +82,14 @@ bool Reconciler::secondary(const Backend& b, uint32_t service_id, bool tcp) cons
 // answers for say so.
 Status Reconciler::rewrite_peers(const ServiceRec& rec, const hl_peer& tmpl) {
     for (const auto& b : rec.backends) {
-        auto it = endpoints_.find(endpoint_key(b.spec));
-        if (it == endpoints_.end() || it->second.peer_service != rec.id || it->second.peer_left) continue;
+        auto it = materialize(endpoint_key(b.spec));
+        const EndpointKey k = it->first;
+        const bool answers = it->second.peer_service == rec.id && !it->second.peer_left;
+        if (plain(it->second) || (!it->second.services && !it->second.peer_service)) endpoints_.erase(it);
+        if (!answers) continue;
         hl_peer v = tmpl;
         v.backend_id = b.id;
-        if (auto st = counted(store_.put_peer(peer_key(it->first.addr, it->first.port), v)); !st) return st;
+        if (auto st = counted(store_.put_peer(peer_key(k.addr, k.port), v)); !st) return st;
     }
     return ok_status();
 }
@@ -116,6 +132,7 @@ Status Reconciler::flush_departed_peers() {
         if (auto st = counted(store_.put_peer(key, make_peer(next->key, next->value.connect_timeout_cs, next->id, nb->id)));
             !st)
             return st;
+        settle(it);
         if (auto st = counted(store_.put_backend(nb->id, make_backend(nb->spec, next->id, false))); !st) return st;
     }
     return ok_status();

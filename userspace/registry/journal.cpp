@@ -52,7 +52,10 @@ std::optional<std::string> apply_line(Registry& reg, const json& j, Clock::time_
         r.address = *a;
         r.port = j.at("port").get<uint16_t>();
         r.weight = j.value("weight", uint16_t{1});
-        if (j.contains("ttl")) r.ttl_s = j.at("ttl").get<uint32_t>();
+        if (j.contains("ttl")) {
+            r.ttl_s = j.at("ttl").get<uint32_t>();
+            if (!r.ttl_s) return std::string("ttl 0 is no TTL");  // as the API refuses it
+        }
         auto res = reg.register_endpoint(n, std::move(r), now, undefined_ok);
         if (auto* e = std::get_if<RegistryError>(&res)) return e->message;
         ++rep.registrations;

@@ -19,7 +19,7 @@ std::string to_string(const Registry::Name& n) { return n.first + "/" + n.second
 
 namespace {
 
-auto by_id = [](const Registration& r, const std::string& id) { return r.id < id; };
+auto by_id = [](const Registration& r, std::string_view id) { return r.id < id; };
 
 std::vector<Registration>::iterator find_reg(std::vector<Registration>& regs, const std::string& id) {
     auto it = std::lower_bound(regs.begin(), regs.end(), id, by_id);
@@ -32,7 +32,7 @@ RegistryError not_found(const Registry::Name& n) {
 
 }  // namespace
 
-void Registry::drop_if_empty(std::map<Name, Entry>::iterator it) {
+void Registry::drop_if_empty(EntryMap::iterator it) {
     if (it->second.empty()) entries_.erase(it);
 }
 
@@ -84,19 +84,19 @@ Status Registry::set_file_services(std::vector<Service> services) {
     std::vector<std::string> errors;
     bool api_vips = false;
     // A service the file does not define, defined through the API or in etcd.
-    auto other_def = [](const Entry& e) { return e.api ? e.api.get() : e.etcd_def(); };
+    auto other_def = [](const Entry& e) { return e.api() ? e.api() : e.etcd_def(); };
     merge([](size_t) {},
-          [&](size_t i, std::map<Name, Entry>::iterator it) {
+          [&](size_t i, EntryMap::iterator it) {
               const Service& s = services[i];
-              if (it->second.api && !(*it->second.api == s))
+              if (it->second.api() && !(*it->second.api() == s))
                   errors.push_back("services[" + std::to_string(i) + "]: service " + to_string(it->first) +
                                    " is defined by the config file and, differently, by the control API (delete it "
                                    "through the API or make the two agree)");
-              if (it->second.dns)
+              if (it->second.dns())
                   errors.push_back("services[" + std::to_string(i) + "].name: '" + s.name +
                                    "' is the DNS responder's own service");
           },
-          [&](std::map<Name, Entry>::iterator it) {
+          [&](EntryMap::iterator it) {
               const Service* o = other_def(it->second);
               api_vips |= o && o->vip;
           });
@@ -105,16 +105,16 @@ Status Registry::set_file_services(std::vector<Service> services) {
         std::map<std::tuple<std::string, IpAddress, uint16_t, Protocol>, Name> file_keys;
         for (const auto& s : services)
             if (s.vip) file_keys.emplace(std::make_tuple(s.ns, *s.vip, s.port, s.protocol), Name{s.ns, s.name});
-        merge([](size_t) {}, [](size_t, std::map<Name, Entry>::iterator) {},
-              [&](std::map<Name, Entry>::iterator it) {
+        merge([](size_t) {}, [](size_t, EntryMap::iterator) {},
+              [&](EntryMap::iterator it) {
                   const Service* o = other_def(it->second);
                   if (!o || !o->vip) return;
-                  auto k = file_keys.find(std::make_tuple(it->first.first, *o->vip, o->port, o->protocol));
+                  auto k = file_keys.find(std::make_tuple(it->first.first.str(), *o->vip, o->port, o->protocol));
                   if (k != file_keys.end())
                       errors.push_back("service " + to_string(k->second) + ": vip " + o->vip->with_port(o->port) +
                                        "/" + to_string(o->protocol) + " is already used by service " +
                                        to_string(it->first) +
-                                       (it->second.api ? " (defined through the control API)" : " (defined in etcd)"));
+                                       (it->second.api() ? " (defined through the control API)" : " (defined in etcd)"));
               });
     }
     if (!errors.empty()) {
@@ -125,15 +125,15 @@ Status Registry::set_file_services(std::vector<Service> services) {
     }
     // Apply: what the walk finds is noted first (it may not change the
     // tree), then done; new entries go in with their neighbour as the hint.
-    std::vector<std::map<Name, Entry>::iterator> gone;
-    std::vector<std::pair<size_t, std::map<Name, Entry>::iterator>> changed;
+    std::vector<EntryMap::iterator> gone;
+    std::vector<std::pair<size_t, EntryMap::iterator>> changed;
     std::vector<size_t> added;
     merge([&](size_t i) { added.push_back(i); },
-          [&](size_t i, std::map<Name, Entry>::iterator it) {
+          [&](size_t i, EntryMap::iterator it) {
               const Entry& e = it->second;
               if (!e.file || !(*e.file == services[i])) changed.push_back({i, it});
           },
-          [&](std::map<Name, Entry>::iterator it) {
+          [&](EntryMap::iterator it) {
               if (it->second.file) gone.push_back(it);
           });
     for (auto it : gone) {
@@ -162,14 +162,14 @@ RegResult<bool> Registry::put_api_service(Service s) {
     if (it != entries_.end() && it->second.file)
         return RegistryError{RegistryErrc::Conflict, "service " + to_string(n) +
                                                          " is defined by the config file: change it there"};
-    if (it != entries_.end() && it->second.dns)
+    if (it != entries_.end() && it->second.dns())
         return RegistryError{RegistryErrc::Conflict,
                              "name: '" + s.name + "' is the DNS responder's own service"};
     if (auto clash = key_clash(s, n)) return RegistryError{RegistryErrc::Conflict, *clash};
-    const bool fresh = it == entries_.end() || !it->second.api;
+    const bool fresh = it == entries_.end() || !it->second.api();
     Entry& e = entries_[n];
-    if (e.api && *e.api == s) return false;
-    e.api = std::make_unique<const Service>(std::move(s));
+    if (e.api() && *e.api() == s) return false;
+    e.set_api(std::make_unique<const Service>(std::move(s)));
     touch(n);
     return fresh;
 }
@@ -180,12 +180,12 @@ RegResult<bool> Registry::delete_api_service(const Name& n) {
     if (it->second.file)
         return RegistryError{RegistryErrc::Conflict, "service " + to_string(n) +
                                                          " is defined by the config file: remove it there"};
-    if (!it->second.api)
+    if (!it->second.api())
         return RegistryError{RegistryErrc::Conflict,
                              "service " + to_string(n) + (it->second.etcd_def()
                                                               ? " is defined in etcd"
                                                               : " is the DNS responder's own service")};
-    it->second.api.reset();
+    it->second.set_api(nullptr);
     touch(n);
     drop_if_empty(it);
     return true;
@@ -203,12 +203,12 @@ RegResult<bool> Registry::register_endpoint(const Name& n, Registration r, Clock
     for (const auto& o : regs)
         if (o.id != r.id && o.address == r.address && o.port == r.port)
             return RegistryError{RegistryErrc::Conflict, "address: " + r.address.with_port(r.port) +
-                                                             " is already registered as endpoint '" + o.id + "'"};
+                                                             " is already registered as endpoint '" + o.id.str() + "'"};
     if (r.ttl_s) r.expires = now + std::chrono::seconds(*r.ttl_s);
     auto pos = std::lower_bound(regs.begin(), regs.end(), r.id, by_id);
     if (pos != regs.end() && pos->id == r.id) {
         if (pos->address != r.address || pos->port != r.port)
-            return RegistryError{RegistryErrc::Conflict, "id: endpoint '" + r.id + "' is registered with address " +
+            return RegistryError{RegistryErrc::Conflict, "id: endpoint '" + r.id.str() + "' is registered with address " +
                                                              pos->address.with_port(pos->port) +
                                                              " (deregister it first)"};
         if (pos->weight != r.weight) touch(n);
@@ -303,17 +303,17 @@ void Registry::set_dns(std::optional<IpAddress> vip, std::vector<Backend> listen
                 Name n{ns, s.name};
                 want.insert(n);
                 auto it = entries_.find(n);
-                if (it != entries_.end() && (it->second.file || it->second.api || it->second.etcd_def()))
+                if (it != entries_.end() && (it->second.file || it->second.api() || it->second.etcd_def()))
                     continue;  // a user's: theirs wins
                 Entry& e = entries_[n];
-                if (e.dns && *e.dns == s) continue;
-                e.dns = std::make_unique<const Service>(std::move(s));
+                if (e.dns() && *e.dns() == s) continue;
+                e.set_dns(std::make_unique<const Service>(std::move(s)));
                 touch(n);
             }
         }
     for (auto it = entries_.begin(); it != entries_.end();) {
-        if (it->second.dns && !want.count(it->first)) {
-            it->second.dns.reset();
+        if (it->second.dns() && !want.count(it->first)) {
+            it->second.set_dns(nullptr);
             touch(it->first);
             if (it->second.empty()) {
                 it = entries_.erase(it);
@@ -327,7 +327,7 @@ void Registry::set_dns(std::optional<IpAddress> vip, std::vector<Backend> listen
 std::set<std::string> Registry::namespaces() const {
     std::set<std::string> out;
     for (const auto& [n, e] : entries_)
-        if (e.file || e.api || e.etcd_def()) out.insert(n.first);
+        if (e.file || e.api() || e.etcd_def()) out.insert(n.first.str());
     return out;
 }
 
@@ -352,7 +352,7 @@ std::optional<Registry::ServiceView> Registry::view(const Name& n) const {
         b.address = r.address;
         b.port = r.port;
         b.weight = r.weight;
-        v.backends.push_back({b, Source::Api, r.id, &r});
+        v.backends.push_back({b, Source::Api, r.id.str(), &r});
     }
     if (e.etcd)
         for (const auto& r : e.etcd->endpoints) {
@@ -375,7 +375,7 @@ std::optional<Service> Registry::desired(const Name& n, bool* fail_open) const {
     s.backends.clear();
     s.backends.reserve(v->backends.size());
     for (const auto& b : v->backends) s.backends.push_back(b.backend);
-    const auto& sick = entries_.find(n)->second.unhealthy;
+    const auto& sick = entries_.find(n)->second.unhealthy();
     if (sick.empty()) return s;
     auto is_sick = [&](const Backend& b) { return std::binary_search(sick.begin(), sick.end(), Endpoint{b.address, b.port}); };
     size_t usable = 0, usable_sick = 0;
@@ -396,13 +396,16 @@ std::optional<Service> Registry::desired(const Name& n, bool* fail_open) const {
 bool Registry::set_backend_health(const Name& n, const IpAddress& address, uint16_t port, bool healthy) {
     auto it = entries_.find(n);
     if (it == entries_.end()) return false;
-    auto& sick = it->second.unhealthy;
     Endpoint ep{address, port};
-    auto pos = std::lower_bound(sick.begin(), sick.end(), ep);
-    const bool was_sick = pos != sick.end() && *pos == ep;
+    const auto& seen = it->second.unhealthy();
+    auto at = std::lower_bound(seen.begin(), seen.end(), ep);
+    const bool was_sick = at != seen.end() && *at == ep;
     if (was_sick == !healthy) return false;
+    auto& sick = it->second.rare_part().unhealthy;
+    auto pos = sick.begin() + (at - seen.begin());
     if (healthy) sick.erase(pos);
     else sick.insert(pos, ep);
+    it->second.trim();
     // Dirty only when the service has that backend: a flag for one that
     // left changes nothing in the kernel.
     auto v = view(n);

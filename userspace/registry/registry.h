@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/small_string.h"
+#include "model/compact_name.h"
 #include "model/service.h"
 
 namespace hl {
@@ -40,15 +42,33 @@ using Clock = std::chrono::steady_clock;
 enum class Source : uint8_t { File, Api, Dns, Etcd };
 const char* to_string(Source s);
 
-// One endpoint a task registered over the control API.
+// A TTL in seconds or none, in 4 bytes: 0 stands for none (the API and
+// the journal's reader refuse a TTL of 0). Reads as std::optional does.
+class TtlSeconds {
+public:
+    TtlSeconds() = default;
+    TtlSeconds(uint32_t s) : s_(s) {}                           // NOLINT: implicit, as optional's
+    TtlSeconds(std::optional<uint32_t> s) : s_(s.value_or(0)) {}  // NOLINT
+    explicit operator bool() const { return s_ != 0; }
+    bool has_value() const { return s_ != 0; }
+    uint32_t operator*() const { return s_; }
+    bool operator==(const TtlSeconds&) const = default;
+
+private:
+    uint32_t s_ = 0;
+};
+
+// One endpoint a task registered over the control API. One per
+// registration (262,144 at scale): 48 bytes.
 struct Registration {
-    std::string id;
+    SmallString id;
     IpAddress address;
     uint16_t port = 0;
     uint16_t weight = 1;
-    std::optional<uint32_t> ttl_s;  // none: stays until deregistered
-    Clock::time_point expires{};    // when ttl_s is set
+    TtlSeconds ttl_s;             // none: stays until deregistered
+    Clock::time_point expires{};  // when ttl_s is set
 };
+static_assert(sizeof(Registration) <= 48, "Registration: one per registered endpoint; keep it small");
 
 // One endpoint another host registered, as etcd holds it (under that
 // host's lease). The host is an index into the registry's host names: a
@@ -205,7 +225,7 @@ public:
     template <class F>
     void for_each_api_state(F&& f) const {
         for (const auto& [name, e] : entries_) {
-            if (e.api) f(*e.api);
+            if (e.api()) f(*e.api());
             for (const auto& r : e.regs) f(name, r);
         }
     }
@@ -225,22 +245,51 @@ private:
         bool empty() const { return !def && endpoints.empty(); }
     };
     using Endpoint = std::pair<IpAddress, uint16_t>;
-    struct Entry {
-        std::unique_ptr<const Service> file, api, dns;
-        std::unique_ptr<EtcdPart> etcd;
-        std::vector<Registration> regs;  // sorted by id
+    // The parts most services lack (most come from the file), behind one
+    // pointer: an entry is one per service (65,536 at scale).
+    struct RarePart {
+        std::unique_ptr<const Service> api, dns;
         std::vector<Endpoint> unhealthy;  // sorted; not a source: it keeps no entry alive
+    };
+    struct Entry {
+        std::unique_ptr<const Service> file;
+        std::unique_ptr<EtcdPart> etcd;
+        std::unique_ptr<RarePart> rare;  // null: none of its parts
+        std::vector<Registration> regs;  // sorted by id
+        const Service* api() const { return rare ? rare->api.get() : nullptr; }
+        const Service* dns() const { return rare ? rare->dns.get() : nullptr; }
+        const std::vector<Endpoint>& unhealthy() const {
+            static const std::vector<Endpoint> none;
+            return rare ? rare->unhealthy : none;
+        }
+        RarePart& rare_part() {
+            if (!rare) rare = std::make_unique<RarePart>();
+            return *rare;
+        }
+        // Drops the rare part when it holds nothing.
+        void trim() {
+            if (rare && !rare->api && !rare->dns && rare->unhealthy.empty()) rare.reset();
+        }
+        void set_api(std::unique_ptr<const Service> s) {
+            rare_part().api = std::move(s);
+            trim();
+        }
+        void set_dns(std::unique_ptr<const Service> s) {
+            rare_part().dns = std::move(s);
+            trim();
+        }
         const Service* etcd_def() const { return etcd ? etcd->def.get() : nullptr; }
         const Service* definition() const {
-            return file ? file.get() : api ? api.get() : etcd_def() ? etcd_def() : dns.get();
+            return file ? file.get() : api() ? api() : etcd_def() ? etcd_def() : dns();
         }
         Source source() const {
-            return file ? Source::File : api ? Source::Api : etcd_def() ? Source::Etcd : Source::Dns;
+            return file ? Source::File : api() ? Source::Api : etcd_def() ? Source::Etcd : Source::Dns;
         }
-        bool empty() const { return !file && !api && !dns && !etcd && regs.empty(); }
+        bool empty() const { return !file && !api() && !dns() && !etcd && regs.empty(); }
     };
     void touch(const Name& n) { dirty_.insert(n); }
-    void drop_if_empty(std::map<Name, Entry>::iterator it);
+    using EntryMap = std::map<CompactName, Entry>;  // one per service: the compact key
+    void drop_if_empty(EntryMap::iterator it);
     std::optional<std::string> key_clash(const Service& s, const Name& self) const;
     std::optional<RegistryError> etcd_refusal(const Service& s, const Name& n) const;
     // Sets (or with nullptr clears) the entry's etcd definition; whether the
@@ -248,7 +297,7 @@ private:
     bool set_etcd_def(Entry& e, std::unique_ptr<const Service> def, int64_t revision);
     bool set_remote(Entry& e, std::vector<RemoteEndpoint> eps);
 
-    std::map<Name, Entry> entries_;
+    EntryMap entries_;
     // The config file's services in name order, as indexes into the file's
     // list when last set (the next reload checks it before sorting anew).
     std::vector<uint32_t> file_order_;
