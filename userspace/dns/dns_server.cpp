@@ -186,38 +186,43 @@ private:
 };
 
 Status DnsServer::Impl::bind(const SocketAddress& at) {
-    error_code ec;
-    auto u = std::make_unique<UdpListener>(io);
-    udp::endpoint uep(to_asio(at.address), at.port);
-    u->socket.open(uep.protocol(), ec);
-    if (!ec) set_cloexec(u->socket.native_handle());
-    // v6 sockets take v6 only, so "0.0.0.0:53" and "[::]:53" can both be listed.
-    if (!ec && !at.address.is_v4()) u->socket.set_option(asio::ip::v6_only(true), ec);
-    if (!ec) u->socket.bind(uep, ec);
-    // Replies go out with a non-blocking send: a full socket buffer drops
-    // one reply (the client asks again) instead of stalling the io_context.
-    if (!ec) u->socket.non_blocking(true, ec);
-    if (ec) {
-        // Port 53 is a privileged port: under a unit's bounding set the cause is a capability.
-        const char* hint = ec.value() == EACCES && at.port < 1024 ? " (needs CAP_NET_BIND_SERVICE)" : "";
-        return Error{"dns.listen: cannot bind UDP " + at.to_string() + hint, ec.value()};
+    // Port 0: the kernel picks the UDP port, and TCP needs the same number,
+    // which another socket may hold for TCP: then another UDP port is tried.
+    for (int attempt = 0;; ++attempt) {
+        error_code ec;
+        auto u = std::make_unique<UdpListener>(io);
+        udp::endpoint uep(to_asio(at.address), at.port);
+        u->socket.open(uep.protocol(), ec);
+        if (!ec) set_cloexec(u->socket.native_handle());
+        // v6 sockets take v6 only, so "0.0.0.0:53" and "[::]:53" can both be listed.
+        if (!ec && !at.address.is_v4()) u->socket.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) u->socket.bind(uep, ec);
+        // Replies go out with a non-blocking send: a full socket buffer drops
+        // one reply (the client asks again) instead of stalling the io_context.
+        if (!ec) u->socket.non_blocking(true, ec);
+        if (ec) {
+            // Port 53 is a privileged port: under a unit's bounding set the cause is a capability.
+            const char* hint = ec.value() == EACCES && at.port < 1024 ? " (needs CAP_NET_BIND_SERVICE)" : "";
+            return Error{"dns.listen: cannot bind UDP " + at.to_string() + hint, ec.value()};
+        }
+        uint16_t port = u->socket.local_endpoint().port();  // the kernel's choice for port 0
+
+        auto t = std::make_unique<TcpListener>(io);
+        tcp::endpoint tep(to_asio(at.address), port);
+        t->acceptor.open(tep.protocol(), ec);
+        if (!ec) set_cloexec(t->acceptor.native_handle());
+        if (!ec) t->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec && !at.address.is_v4()) t->acceptor.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) t->acceptor.bind(tep, ec);
+        if (ec == asio::error::address_in_use && at.port == 0 && attempt < 16) continue;
+        if (!ec) t->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) return Error{"dns.listen: cannot listen on TCP " + at.address.with_port(port), ec.value()};
+
+        endpoints.push_back(SocketAddress{at.address, port});
+        udp.push_back(std::move(u));
+        tcp.push_back(std::move(t));
+        return ok_status();
     }
-    uint16_t port = u->socket.local_endpoint().port();  // the kernel's choice for port 0
-
-    auto t = std::make_unique<TcpListener>(io);
-    tcp::endpoint tep(to_asio(at.address), port);
-    t->acceptor.open(tep.protocol(), ec);
-    if (!ec) set_cloexec(t->acceptor.native_handle());
-    if (!ec) t->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec && !at.address.is_v4()) t->acceptor.set_option(asio::ip::v6_only(true), ec);
-    if (!ec) t->acceptor.bind(tep, ec);
-    if (!ec) t->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Error{"dns.listen: cannot listen on TCP " + at.address.with_port(port), ec.value()};
-
-    endpoints.push_back(SocketAddress{at.address, port});
-    udp.push_back(std::move(u));
-    tcp.push_back(std::move(t));
-    return ok_status();
 }
 
 void DnsServer::Impl::receive_udp(UdpListener& l) {
