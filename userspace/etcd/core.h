@@ -133,9 +133,15 @@ void Core::attempt(std::shared_ptr<const std::string> what, std::shared_ptr<cons
           [self, weak, call, ep, what, req, read_only, tries_left, deadline, start,
            done = std::move(done)](grpc::Status status) mutable {
               // A gRPC thread: hand the answer to the io thread, then let go
-              // (op_done last: after it the core may be gone).
+              // (op_done last: after it the core may be gone). The call goes
+              // with the answer, not kept here too: its context holds a
+              // grpc::Channel, and the last of those released on one of
+              // gRPC's callback threads (the core gone meanwhile) shuts down
+              // that thread's own completion queue under it (gRPC 1.51's
+              // CallbackAlternativeCQ joins itself and frees the queue: a
+              // double free, seen under ASan in etcd_tests).
               self->untrack(&call->ctx);
-              boost::asio::post(self->io_, [weak, call, ep, what = std::move(what), req = std::move(req), read_only,
+              boost::asio::post(self->io_, [weak, call = std::move(call), ep, what = std::move(what), req = std::move(req), read_only,
                                             tries_left, deadline, start = std::move(start), done = std::move(done),
                                             status = std::move(status)]() mutable {
                   auto core = weak.lock();
