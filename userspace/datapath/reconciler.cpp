@@ -171,7 +171,7 @@ Reconciler::EndpointMap::iterator Reconciler::materialize(const EndpointKey& k) 
 }
 
 void Reconciler::settle(EndpointMap::iterator it) {
-    if (plain(it->second)) endpoints_.erase(it);
+    if (plain(it->second) || idle(it->second)) endpoints_.erase(it);
 }
 
 // A TCP service names the endpoint: the lowest id of those naming it is what
@@ -194,7 +194,7 @@ Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
     auto it = materialize(k);
     auto& rec = it->second;
     if (rec.services == 0) {  // not named (as before: nothing to do)
-        if (!rec.peer_service && !rec.peer_left) endpoints_.erase(it);
+        settle(it);
         return ok_status();
     }
     if (--rec.services == 0) {

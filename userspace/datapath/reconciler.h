@@ -165,9 +165,11 @@ private:
     static bool plain(const EndpointRec& r) {
         return r.services == 1 && r.owner && r.peer_service == r.owner && !r.peer_left;
     }
+    // A record that says nothing: no service names it, no peer entry.
+    static bool idle(const EndpointRec& r) { return !r.services && !r.peer_service && !r.peer_left; }
     // The endpoint's record, made from the kernel's maps when none is kept.
     EndpointMap::iterator materialize(const EndpointKey& k);
-    // Drops the record when it is plain.
+    // Drops the record when the maps say all of it (plain) or it says nothing.
     void settle(EndpointMap::iterator it);
     static EndpointKey endpoint_key(const Backend& b);
     Status claim_endpoint(const EndpointKey& k, uint32_t service_id);

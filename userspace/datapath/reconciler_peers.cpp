@@ -62,7 +62,7 @@ Result<bool> Reconciler::claim_peer(const EndpointKey& k, const hl_peer& value) 
 void Reconciler::release_peer(const EndpointKey& k, uint32_t service_id) {
     auto it = materialize(k);
     if (it->second.peer_service != service_id || it->second.peer_left) {
-        if (plain(it->second) || (!it->second.services && !it->second.peer_service)) endpoints_.erase(it);
+        settle(it);
         return;
     }
     it->second.peer_left = true;
@@ -85,7 +85,7 @@ Status Reconciler::rewrite_peers(const ServiceRec& rec, const hl_peer& tmpl) {
         auto it = materialize(endpoint_key(b.spec));
         const EndpointKey k = it->first;
         const bool answers = it->second.peer_service == rec.id && !it->second.peer_left;
-        if (plain(it->second) || (!it->second.services && !it->second.peer_service)) endpoints_.erase(it);
+        settle(it);
         if (!answers) continue;
         hl_peer v = tmpl;
         v.backend_id = b.id;
