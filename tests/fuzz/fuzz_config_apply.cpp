@@ -77,6 +77,10 @@ public:
         auto it = peers.find(ep(key));
         return it == peers.end() ? std::nullopt : std::optional(it->second);
     }
+    std::optional<hl_backend> get_backend(uint32_t id) const override {
+        auto it = be.find(id);
+        return it == be.end() ? std::nullopt : std::optional(it->second);
+    }
     hl::Status put_peer(const hl_endpoint_key& key, const hl_peer& v) override { return peers[ep(key)] = v, hl::Ok{}; }
     hl::Status delete_peer(const hl_endpoint_key& key) override { return peers.erase(ep(key)), hl::Ok{}; }
     static std::array<uint8_t, sizeof(hl_endpoint_key)> ep(const hl_endpoint_key& key) {

@@ -212,6 +212,10 @@ public:
         auto it = w_.state.peers.find(endpoint_of(key));
         return it == w_.state.peers.end() ? std::nullopt : std::optional(it->second);
     }
+    std::optional<hl_backend> get_backend(uint32_t id) const override {
+        auto it = w_.state.backends.find(id);
+        return it == w_.state.backends.end() ? std::nullopt : std::optional(it->second);
+    }
     hl::Status reset_service_counters(uint32_t id) override { return done({Op::ResetServiceCounters, id}); }
     hl::Status reset_backend_counters(uint32_t id) override { return done({Op::ResetBackendCounters, id}); }
 
@@ -433,6 +437,17 @@ protected:
     }
 
     uint32_t ns_id(const std::string& ns) const { return rec.namespaces().at(ns); }
+    // The id of a service's backend at address:port (the record keeps ids;
+    // what each is, the maps say).
+    uint32_t backend_id(const char* name, const char* address, uint16_t port = 8080) const {
+        const auto* r = rec.find({"default", name});
+        EXPECT_NE(r, nullptr) << name;
+        if (!r) return 0;
+        for (const auto& b : rec.backends_of(*r))
+            if (b.spec.address == ip(address) && b.spec.port == port) return b.id;
+        ADD_FAILURE() << name << " has no backend " << address << ":" << port;
+        return 0;
+    }
     SvcKey key_of(const hl::Service& s, const hl::Reconciler* r = nullptr) const {
         const auto& recs = (r ? r : &rec)->services();
         const auto& sr = recs.at({s.ns, s.name});
@@ -533,7 +548,7 @@ TEST_F(ReconcilerTest, ChangedBackendSetIsPublishedByOneServiceWrite) {
     apply(config({v1}));
     SvcKey k = key_of(v1);
     const hl_service before = published(k);
-    const uint32_t removed_id = rec.services().begin()->second.find_backend(ip("10.0.0.1"), 8080)->id;
+    const uint32_t removed_id = backend_id("web", "10.0.0.1");
 
     hl::Service v2 = service("web", "127.255.0.1", 80, {be("10.0.0.2"), be("10.0.0.3")});
     size_t m = w.log.size();
@@ -850,6 +865,8 @@ TEST_F(ReconcilerTest, AdoptionKeepsIdsAndVipsAndWritesNothing) {
     apply(c);
     const auto old_services = rec.services();
     const auto old_ns = rec.namespaces();
+    std::map<hl::CompactName, std::vector<hl::Reconciler::BackendRec>> old_backends;
+    for (const auto& [name, r] : old_services) old_backends[name] = rec.backends_of(r);
 
     // The daemon restarts: a new Reconciler over the same maps.
     hl::Reconciler again(store, cgroups, limits);
@@ -864,11 +881,12 @@ TEST_F(ReconcilerTest, AdoptionKeepsIdsAndVipsAndWritesNothing) {
     for (const auto& [name, old] : old_services) {
         SCOPED_TRACE(name.second);
         const auto& now = again.services().at(name);
-        EXPECT_EQ(now.id, old.id);
+        EXPECT_EQ(now.id(), old.id());
         EXPECT_EQ(now.vip(), old.vip()) << "an allocated VIP survives a restart";
         EXPECT_EQ(now.slots, old.slots);
         ASSERT_EQ(now.backends.size(), old.backends.size());
         EXPECT_EQ(now.backends, old.backends);
+        EXPECT_EQ(again.backends_of(now), old_backends.at(name));
     }
 
     // The adopted reconciler carries on: the next change retires the table
@@ -1115,13 +1133,13 @@ TEST_F(ReconcilerTest, EndpointMapFollowsTcpBackends) {
     hl::Service dns = service("dns", "127.255.0.53", 53, {be("10.0.0.9", 53)});
     dns.protocol = hl::Protocol::Udp;
     apply(config({web, dns}));
-    uint32_t web_id = rec.find({"default", "web"})->id;
+    uint32_t web_id = rec.find({"default", "web"})->id();
     EXPECT_EQ(w.state.endpoints, (std::map<Endpoint, uint32_t>{{{ip("10.0.0.1"), 8080}, web_id},
                                                                 {{ip("10.0.0.2"), 8080}, web_id}}));
     // api shares 10.0.0.2:8080 with web (lower id: web keeps it).
     hl::Service api = service("api", "127.255.0.2", 80, {be("10.0.0.2"), be("10.0.0.3")});
     apply(config({web, dns, api}));
-    uint32_t api_id = rec.find({"default", "api"})->id;
+    uint32_t api_id = rec.find({"default", "api"})->id();
     EXPECT_EQ(w.state.endpoints.at({ip("10.0.0.2"), 8080}), web_id);
     EXPECT_EQ(w.state.endpoints.at({ip("10.0.0.3"), 8080}), api_id);
     // web drops it: api has it now; then web goes: only api's remain.
@@ -1147,7 +1165,7 @@ TEST_F(ReconcilerTest, EndpointMapFollowsTcpBackends) {
 TEST_F(ReconcilerTest, AdoptionRepairsTheEndpointMap) {
     hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
     apply(config({web}));
-    uint32_t web_id = rec.find({"default", "web"})->id;
+    uint32_t web_id = rec.find({"default", "web"})->id();
     auto want = w.state.endpoints;
     w.state.endpoints.erase({ip("10.0.0.1"), 8080});
     w.state.endpoints[{ip("10.0.0.7"), 80}] = 99;  // stray
@@ -1173,9 +1191,9 @@ TEST_F(ReconcilerTest, PeerMapFollowsTcpBackendsAndTheFirstNamerAnswers) {
     apply(config({web, dns}));
     const auto* wr = rec.find({"default", "web"});
     ASSERT_EQ(w.state.peers.size(), 2u) << "UDP backends have no entry";
-    for (const auto& b : wr->backends) {
+    for (const auto& b : rec.backends_of(*wr)) {
         const hl_peer& p = w.state.peers.at({b.spec.address, b.spec.port});
-        EXPECT_EQ(p.service_id, wr->id);
+        EXPECT_EQ(p.service_id, wr->id());
         EXPECT_EQ(p.backend_id, b.id);
         EXPECT_EQ(hl::IpAddress::from_bytes(p.vip), ip("127.255.0.1"));
         EXPECT_EQ(ntohs(p.vip_port), 80);
@@ -1188,16 +1206,16 @@ TEST_F(ReconcilerTest, PeerMapFollowsTcpBackendsAndTheFirstNamerAnswers) {
         EXPECT_LT(put[0], backend[0]) << "the entry comes before the backend it names\n" << w.dump();
         EXPECT_FALSE(w.state.backends.at(b.id).flags & HL_BACKEND_F_SECONDARY);
     }
-    const uint32_t web_id = wr->id;
-    const uint32_t web2 = wr->find_backend(ip("10.0.0.2"), 8080)->id;
+    const uint32_t web_id = wr->id();
+    const uint32_t web2 = backend_id("web", "10.0.0.2");
 
     // api names 10.0.0.2:8080 too: web keeps answering for it, api's
     // backend there is SECONDARY.
     hl::Service api = service("api", "127.255.0.2", 81, {be("10.0.0.2"), be("10.0.0.3")});
     apply(config({web, dns, api}));
     const auto* ar = rec.find({"default", "api"});
-    const uint32_t api_id = ar->id;
-    const uint32_t api2 = ar->find_backend(ip("10.0.0.2"), 8080)->id;
+    const uint32_t api_id = ar->id();
+    const uint32_t api2 = backend_id("api", "10.0.0.2");
     EXPECT_EQ(w.state.peers.at({ip("10.0.0.2"), 8080}).service_id, web_id);
     EXPECT_EQ(w.state.peers.at({ip("10.0.0.3"), 8080}).service_id, api_id);
     EXPECT_TRUE(w.state.backends.at(api2).flags & HL_BACKEND_F_SECONDARY);
@@ -1294,11 +1312,11 @@ TEST_F(ReconcilerTest, EndpointsKeptOnlyInTheMapsStayRightAsServicesShareThem) {
     hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
     apply(config({web}));
     settled({web}, "web alone");
-    const uint32_t web_id = rec.find({"default", "web"})->id;
+    const uint32_t web_id = rec.find({"default", "web"})->id();
     hl::Service api = service("api", "127.255.0.2", 80, {be("10.0.0.2"), be("10.0.0.3")});
     apply(config({web, api}));
-    const uint32_t api_id = rec.find({"default", "api"})->id;
-    const uint32_t api2 = rec.find({"default", "api"})->find_backend(ip("10.0.0.2"), 8080)->id;
+    const uint32_t api_id = rec.find({"default", "api"})->id();
+    const uint32_t api2 = backend_id("api", "10.0.0.2");
     EXPECT_EQ(w.state.peers.at({ip("10.0.0.2"), 8080}).service_id, web_id);
     EXPECT_TRUE(w.state.backends.at(api2).flags & HL_BACKEND_F_SECONDARY);
     settled({web, api}, "api shares 10.0.0.2 with web");

@@ -106,7 +106,7 @@ Reply ApiHandler::list_services() {
                             " definition is in force here";
         if (rec) {
             s["vip"] = rec->vip().to_string();
-            s["id"] = rec->id;
+            s["id"] = rec->id();
         }
         json bs = json::array();
         const health::ServiceHealth* h = d_.health().tracker().find(name);
@@ -335,7 +335,7 @@ Reply ApiHandler::delete_endpoint(const std::string& ns, const std::string& name
 Reply ApiHandler::backend_health() {
     json out = json::array();
     for (const auto& [name, rec] : d_.reconciler().services())
-        out.push_back(service_health_json(name, rec, d_.health().tracker().find(name), d_.backend_live()));
+        out.push_back(service_health_json(d_.reconciler(), name, rec, d_.health().tracker().find(name), d_.backend_live()));
     return Reply::ok({{"services", std::move(out)}});
 }
 
@@ -343,7 +343,7 @@ Reply ApiHandler::service_health(const std::string& ns, const std::string& name)
     Registry::Name n{ns, name};
     const auto* rec = d_.reconciler().find(n);
     if (!rec) return Reply::error(404, "service " + to_string(n) + " does not exist");
-    return Reply::ok(service_health_json(n, *rec, d_.health().tracker().find(n), d_.backend_live()));
+    return Reply::ok(service_health_json(d_.reconciler(), n, *rec, d_.health().tracker().find(n), d_.backend_live()));
 }
 
 namespace {

@@ -88,12 +88,10 @@ Status Daemon::start(const Config& cfg) {
     // Health is the daemon's and starts afresh, but a backend the last one
     // quarantined stays so until it passes: no dead backend gets connects
     // for the few probes it takes to judge it again.
-    for (const auto& [n, rec] : reconciler_->services())
-        for (const auto& b : rec.backends)
-            if (b.spec.state == BackendState::Quarantined) {
-                adopted_unhealthy_.insert({n, {b.spec.address, b.spec.port}});
-                (void)registry_.set_backend_health(n, b.spec.address, b.spec.port, false);
-            }
+    for (const auto& [n, ep] : reconciler_->adopted_quarantined()) {
+        adopted_unhealthy_.insert({n, {ep.first, ep.second}});
+        (void)registry_.set_backend_health(n, ep.first, ep.second, false);
+    }
     // Everything the registry holds, and every service the kernel holds
     // that it no longer does, in one batch.
     std::set<Reconciler::ServiceName> all;
@@ -191,11 +189,11 @@ void Daemon::sync_health(const std::vector<Reconciler::ServiceName>& names,
         }
         health::TrackedService t;
         t.name = names[i];
-        t.id = rec->id;
+        t.id = rec->id();
         t.check = d->health_check.get();
         t.outlier = d->outlier_detection.get();
         t.backends.reserve(rec->backends.size());
-        for (const auto& b : rec->backends) {
+        for (const auto& b : reconciler_->backends_of(*rec)) {
             health::Endpoint ep{b.spec.address, b.spec.port};
             t.backends.push_back({ep, b.id, adopted_unhealthy_.count({names[i], ep}) > 0});
         }
@@ -294,8 +292,9 @@ void Daemon::track_drains(const std::vector<Reconciler::ServiceName>& touched, c
     for (const auto& n : touched) {
         const auto* rec = reconciler_->find(n);
         if (!rec) continue;
-        for (const auto& be : rec->backends) {
-            BackendKey k{rec->id, be.id};
+        if (rec->value.drain_timeout_s == 0 && drains_.empty()) continue;  // no map reads for most services
+        for (const auto& be : reconciler_->backends_of(*rec)) {
+            BackendKey k{rec->id(), be.id};
             if (be.spec.state == BackendState::Draining && rec->value.drain_timeout_s > 0)
                 drains_.try_emplace(k, Drain{now}).first->second.timeout_s = rec->value.drain_timeout_s;
             else

@@ -30,7 +30,8 @@ double tenths(double s) { return std::round(s * 10) / 10; }
 
 }  // namespace
 
-json service_health_json(const Reconciler::ServiceName& name, const Reconciler::ServiceRec& rec,
+json service_health_json(const Reconciler& reconciler, const Reconciler::ServiceName& name,
+                                   const Reconciler::ServiceRec& rec,
                          const health::ServiceHealth* h, const SharedArray<hl_backend_live>* live) {
     const auto now = health::Clock::now();
     const auto wall = health::WallClock::now();
@@ -52,7 +53,7 @@ json service_health_json(const Reconciler::ServiceName& name, const Reconciler::
         if (h->outlier) s["outlier_detection"] = j["outlier_detection"];
     }
     json bs = json::array();
-    for (const auto& br : rec.backends) {
+    for (const auto& br : reconciler.backends_of(rec)) {
         const health::BackendHealth* b = nullptr;
         if (h)
             if (auto it = h->backends.find({br.spec.address, br.spec.port}); it != h->backends.end()) b = &it->second;

@@ -30,6 +30,7 @@ public:
     Status delete_peer(const hl_endpoint_key& k) override { return m_.peers.erase(k); }
     std::optional<uint32_t> get_endpoint(const hl_endpoint_key& k) const override { return m_.endpoints.lookup(k); }
     std::optional<hl_peer> get_peer(const hl_endpoint_key& k) const override { return m_.peers.lookup(k); }
+    std::optional<hl_backend> get_backend(uint32_t id) const override { return m_.backends.lookup(id); }
     Status reset_service_counters(uint32_t id) override;
     Status reset_backend_counters(uint32_t id) override;
 

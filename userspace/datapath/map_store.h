@@ -54,6 +54,10 @@ public:
     // these answer for it (userspace memory at 262,144 endpoints).
     virtual std::optional<uint32_t> get_endpoint(const hl_endpoint_key& key) const = 0;
     virtual std::optional<hl_peer> get_peer(const hl_endpoint_key& key) const = 0;
+    // A backend as the kernel holds it (nullopt: no such id). The reconciler
+    // keeps only its backends' ids: what each one is (address, port, weight,
+    // state) is read here when a service changes.
+    virtual std::optional<hl_backend> get_backend(uint32_t id) const = 0;
     // A reused id starts its counters (and round-robin position) from zero;
     // gauges of open connections stay, so the closes of connections opened
     // before take back exactly what their opens added.

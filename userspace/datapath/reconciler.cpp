@@ -80,8 +80,49 @@ void keep_buffer_assign(std::vector<T>& to, const std::vector<T>& from) {
 
 }  // namespace
 
-const Reconciler::BackendRec* Reconciler::ServiceRec::find_backend(const IpAddress& address, uint16_t port) const {
-    return find_endpoint(backends, {address, port});
+namespace {
+Backend spec_of(const hl_backend& be) {
+    Backend spec;
+    spec.address = IpAddress::from_bytes(be.addr);
+    spec.port = ntohs(be.port);
+    spec.weight = be.weight;
+    spec.state = static_cast<BackendState>(be.state);
+    spec.remote = be.flags & HL_BACKEND_F_REMOTE;
+    return spec;
+}
+
+std::vector<uint32_t> ids_of(const std::vector<Reconciler::BackendRec>& recs) {
+    std::vector<uint32_t> ids;
+    ids.reserve(recs.size());
+    for (const auto& b : recs) ids.push_back(b.id);
+    return ids;
+}
+}  // namespace
+
+std::vector<Reconciler::BackendRec> Reconciler::backends_of(const ServiceRec& rec) const {
+    std::vector<BackendRec> out;
+    out.reserve(rec.backends.size());
+    bool lost = false;
+    for (uint32_t id : rec.backends) {
+        auto be = store_.get_backend(id);
+        lost |= !be;
+        out.push_back({id, be ? spec_of(*be) : Backend{}});
+    }
+    if (lost) std::stable_sort(out.begin(), out.end(), by_endpoint);
+    return out;
+}
+
+const Reconciler::ServiceRec* Reconciler::find_by_id(uint32_t id) const {
+    for (const auto& [n, rec] : services_)
+        if (rec.id() == id) return &rec;
+    return nullptr;
+}
+
+std::optional<std::pair<uint32_t, uint32_t>> Reconciler::first_namer(const EndpointRec& r, uint32_t except) {
+    std::optional<std::pair<uint32_t, uint32_t>> best;
+    for (const auto& n : r.namers)
+        if (n.first != except && (!best || n.first < best->first)) best = n;
+    return best;
 }
 
 hl_service_key make_service_key(const IpAddress& vip, uint16_t port, Protocol proto, uint32_t ns_id) {
@@ -160,12 +201,13 @@ Reconciler::EndpointMap::iterator Reconciler::materialize(const EndpointKey& k) 
     EndpointRec rec;
     const auto key = kernel_endpoint_key(k.addr, k.port);
     if (auto owner = store_.get_endpoint(key)) {
-        rec.services = 1;
         rec.owner = *owner;
         if (auto peer = store_.get_peer(key)) {
             rec.peer_service = peer->service_id;
             rec.peer_backend = peer->backend_id;
         }
+        // Plain: its one namer is the owner, with the backend its peer entry names.
+        rec.namers.push_back({*owner, rec.peer_service == *owner ? rec.peer_backend : 0});
     }
     return endpoints_.emplace(k, rec).first;
 }
@@ -176,10 +218,10 @@ void Reconciler::settle(EndpointMap::iterator it) {
 
 // A TCP service names the endpoint: the lowest id of those naming it is what
 // a connection accepted there counts for.
-Status Reconciler::claim_endpoint(const EndpointKey& k, uint32_t service_id) {
+Status Reconciler::claim_endpoint(const EndpointKey& k, uint32_t service_id, uint32_t backend_id) {
     auto it = materialize(k);
     auto& rec = it->second;
-    rec.services++;
+    rec.namers.push_back({service_id, backend_id});
     if (rec.owner && rec.owner <= service_id) {
         settle(it);
         return ok_status();
@@ -193,11 +235,13 @@ Status Reconciler::claim_endpoint(const EndpointKey& k, uint32_t service_id) {
 Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
     auto it = materialize(k);
     auto& rec = it->second;
-    if (rec.services == 0) {  // not named (as before: nothing to do)
+    auto named = std::find_if(rec.namers.begin(), rec.namers.end(), [&](const auto& n) { return n.first == service_id; });
+    if (named == rec.namers.end()) {  // not named by it (as before: nothing to do)
         settle(it);
         return ok_status();
     }
-    if (--rec.services == 0) {
+    rec.namers.erase(named);
+    if (rec.namers.empty()) {
         auto key = kernel_endpoint_key(k.addr, k.port);
         // A departed client-side entry keeps the record until it goes.
         if (rec.peer_left) rec.owner = 0;
@@ -209,16 +253,10 @@ Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
         return ok_status();
     }
     // Shared, and its owner leaves: the next lowest of the others.
-    uint32_t next = 0;
-    auto addr = IpAddress::from_bytes(k.addr.data());
-    for (const auto& [n, other] : services_)
-        if (other.id != service_id && other.key.proto == IPPROTO_TCP && (!next || other.id < next) &&
-            other.find_backend(addr, k.port))
-            next = other.id;
+    const uint32_t next = first_namer(rec)->first;
     rec.owner = next;
     auto key = kernel_endpoint_key(k.addr, k.port);
-    // No other found: its namer is not written yet and claims it itself.
-    auto st = counted(next ? store_.put_endpoint(key, next) : store_.delete_endpoint(key));
+    auto st = counted(store_.put_endpoint(key, next));
     settle(it);
     return st;
 }
@@ -236,7 +274,7 @@ Status Reconciler::update_endpoints(const std::vector<BackendRec>& before, bool 
             if (auto st = release_endpoint(endpoint_key(b[i].spec), service_id); !st) return st;
             ++i;
         } else if (i == b.size() || endpoint(a[j]) < endpoint(b[i])) {
-            if (auto st = claim_endpoint(endpoint_key(a[j].spec), service_id); !st) return st;
+            if (auto st = claim_endpoint(endpoint_key(a[j].spec), service_id, a[j].id); !st) return st;
             ++j;
         } else {
             ++i;
@@ -273,9 +311,9 @@ void Reconciler::adopt() {
         ns_alloc_.claim(id);
     }
     std::map<uint32_t, ServiceRec*> by_id;
+    std::map<uint32_t, const CompactName*> name_by_id;
     for (const auto& [key, value] : k.services) {
         ServiceRec rec;
-        rec.id = value.id;
         rec.key = key;
         rec.value = value;
         auto meta = k.service_meta.find(value.id);
@@ -284,21 +322,19 @@ void Reconciler::adopt() {
                                                       : "service-" + std::to_string(value.id)};
         service_ids_.claim(value.id);
         auto [it, fresh] = services_.emplace(std::move(name), std::move(rec));
-        if (fresh) by_id[value.id] = &it->second;
+        if (fresh) {
+            by_id[value.id] = &it->second;
+            name_by_id[value.id] = &it->first;
+        }
     }
+    std::map<uint32_t, std::vector<BackendRec>> full;  // by service id: what the records keep only ids of
     for (const auto& [id, be] : k.backends) {
         auto owner = by_id.find(be.service_id);
         if (owner == by_id.end()) {
             orphan_backends_.push_back(id);
             continue;
         }
-        Backend spec;
-        spec.address = IpAddress::from_bytes(be.addr);
-        spec.port = ntohs(be.port);
-        spec.weight = be.weight;
-        spec.state = static_cast<BackendState>(be.state);
-        spec.remote = be.flags & HL_BACKEND_F_REMOTE;
-        owner->second->backends.push_back(BackendRec{id, spec});
+        full[be.service_id].push_back(BackendRec{id, spec_of(be)});
         backend_ids_.claim(id);
     }
     // The table in force, in slot order; any other generation is retired.
@@ -330,7 +366,15 @@ void Reconciler::adopt() {
     }
     std::sort(in_force.begin(), in_force.end());
     for (const auto& [id, slot, bid] : in_force) by_id[id]->slots.push_back(bid);
-    for (auto& [id, rec] : by_id) sort_by_endpoint(rec->backends);
+    adopted_quarantined_.clear();
+    for (auto& [id, bs] : full) {
+        sort_by_endpoint(bs);
+        ServiceRec* rec = by_id[id];
+        rec->backends = ids_of(bs);
+        for (const auto& b : bs)
+            if (b.spec.state == BackendState::Quarantined)
+                adopted_quarantined_.push_back({ServiceName(*name_by_id[id]), {b.spec.address, b.spec.port}});
+    }
     vip_refs_ = VipRefs{};  // counted for the pool at the first apply
     for (const auto& [id, v] : k.cgroups) cgroup_recs_[id] = CgroupRec{v};
     // The server side's endpoint map as the services say it should be; what
@@ -340,10 +384,10 @@ void Reconciler::adopt() {
     endpoint_fixes_.clear();
     for (const auto& [n, rec] : services_) {
         if (rec.key.proto != IPPROTO_TCP) continue;
-        for (const auto& b : rec.backends) {
+        for (const auto& b : full[rec.id()]) {
             auto& e = endpoints_[endpoint_key(b.spec)];
-            e.services++;
-            if (!e.owner || rec.id < e.owner) e.owner = rec.id;
+            e.namers.push_back({rec.id(), b.id});
+            if (!e.owner || rec.id() < e.owner) e.owner = rec.id();
         }
     }
     std::unordered_map<EndpointKey, uint32_t, EndpointKeyHash> held;
@@ -357,7 +401,7 @@ void Reconciler::adopt() {
     }
     for (const auto& [e, rec] : endpoints_)
         if (auto h = held.find(e); h == held.end() || h->second != rec.owner) endpoint_fixes_.push_back({e, rec.owner});
-    adopt_peers(k);
+    adopt_peers(k, full);
     prune_plain_ = true;
 }
 
@@ -377,19 +421,20 @@ Status Reconciler::remove_service(const ServiceRec& rec, const ServiceKeySet& ke
     if (!contains(keep_keys, rec.key))
         if (auto st = counted(store_.delete_service(rec.key)); !st) return st;
     for (uint32_t i = 0; i < rec.slots.size(); ++i)
-        if (auto st = counted(store_.delete_slot({rec.id, rec.value.generation, i})); !st) return st;
+        if (auto st = counted(store_.delete_slot({rec.id(), rec.value.generation, i})); !st) return st;
     for (uint32_t i = 0; i < rec.retired_count; ++i)
-        if (auto st = counted(store_.delete_slot({rec.id, rec.retired_generation, i})); !st) return st;
-    for (const auto& b : rec.backends) {
+        if (auto st = counted(store_.delete_slot({rec.id(), rec.retired_generation, i})); !st) return st;
+    const std::vector<BackendRec> backends = backends_of(rec);  // before they leave the map
+    for (const auto& b : backends) {
         if (auto st = counted(store_.delete_backend(b.id)); !st) return st;
         backend_ids_.release(b.id);
-        report.removed_backends.push_back({b.id, rec.id});
+        report.removed_backends.push_back({b.id, rec.id()});
     }
     if (rec.key.proto == IPPROTO_TCP)
-        for (const auto& b : rec.backends) release_peer(endpoint_key(b.spec), rec.id);
-    if (auto st = update_endpoints(rec.backends, rec.key.proto == IPPROTO_TCP, {}, false, rec.id); !st) return st;
-    if (auto st = counted(store_.delete_service_meta(rec.id)); !st) return st;
-    service_ids_.release(rec.id);
+        for (const auto& b : backends) release_peer(endpoint_key(b.spec), rec.id());
+    if (auto st = update_endpoints(backends, rec.key.proto == IPPROTO_TCP, {}, false, rec.id()); !st) return st;
+    if (auto st = counted(store_.delete_service_meta(rec.id())); !st) return st;
+    service_ids_.release(rec.id());
     return ok_status();
 }
 
@@ -400,16 +445,16 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     auto ns = namespace_id(s.ns);
     if (!ns) return ns.error();
     bool changed = false;
-    const bool fresh = rec->id == 0;
+    const bool fresh = rec->id() == 0;
     if (fresh) {
         auto id = service_ids_.allocate();
         if (!id) return Error{"no service id left (maps.max_services=" + std::to_string(limits_.max_services) + ")", 0};
-        rec->id = *id;
-        if (auto st = counted(store_.reset_service_counters(rec->id)); !st) return st.error();
+        rec->value.id = *id;
+        if (auto st = counted(store_.reset_service_counters(rec->id())); !st) return st.error();
         hl_service_meta meta{};
         copy_name(meta.name, s.name);
         copy_name(meta.ns, s.ns);
-        if (auto st = counted(store_.put_service_meta(rec->id, meta)); !st) return st.error();
+        if (auto st = counted(store_.put_service_meta(rec->id(), meta)); !st) return st.error();
         changed = true;
     }
 
@@ -422,22 +467,23 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
 
     // 1. Backends: new ones and changed weights/states, before any slot
     // names them; a TCP one's hl_peer_v1 entry before the backend.
+    const std::vector<BackendRec> before = fresh ? std::vector<BackendRec>{} : backends_of(*rec);
     std::vector<BackendRec> next;  // in the order of s.backends until the table is built
     next.reserve(s.backends.size());
     for (const auto& b : s.backends) {
-        const BackendRec* known = rec->find_backend(b.address, b.port);
+        const BackendRec* known = find_endpoint(before, {b.address, b.port});
         BackendRec br;
         if (known) {
             br = *known;
-            bool sec = secondary(b, rec->id, tcp_after);
+            bool sec = secondary(b, rec->id(), tcp_after);
             if (tcp_after && !tcp_before) {
-                auto r = claim_peer(endpoint_key(b), make_peer(key, connect_timeout_cs, rec->id, br.id));
+                auto r = claim_peer(endpoint_key(b), make_peer(key, connect_timeout_cs, rec->id(), br.id));
                 if (!r) return r.error();
                 sec = *r;
             }
             if (!(br.spec == b) || tcp_before != tcp_after) {
                 br.spec = b;
-                if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id, sec))); !st)
+                if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id(), sec))); !st)
                     return st.error();
                 changed = true;
             }
@@ -448,12 +494,12 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
             br = BackendRec{*id, b};
             bool sec = false;
             if (tcp_after) {
-                auto r = claim_peer(endpoint_key(b), make_peer(key, connect_timeout_cs, rec->id, br.id));
+                auto r = claim_peer(endpoint_key(b), make_peer(key, connect_timeout_cs, rec->id(), br.id));
                 if (!r) return r.error();
                 sec = *r;
             }
             if (auto st = counted(store_.reset_backend_counters(br.id)); !st) return st.error();
-            if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id, sec))); !st) return st.error();
+            if (auto st = counted(store_.put_backend(br.id, make_backend(b, rec->id(), sec))); !st) return st.error();
             changed = true;
         }
         next.push_back(br);
@@ -465,7 +511,7 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     for (uint32_t idx : picked.slots) table.push_back(next[idx].id);
     sort_by_endpoint(next);
     hl_service value = rec->value;
-    value.id = rec->id;
+    value.id = rec->id();
     value.algorithm = static_cast<uint8_t>(s.algorithm);
     value.flags = static_cast<uint8_t>((s.prefer == Prefer::Local ? HL_SVC_F_PREFER_LOCAL : 0) |
                                        (picked.local_only ? HL_SVC_F_LOCAL_TABLE : 0));
@@ -477,7 +523,7 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
         value.generation = rec->value.generation + 1;
         value.slot_count = static_cast<uint32_t>(table.size());
         for (uint32_t i = 0; i < table.size(); ++i)
-            if (auto st = counted(store_.put_slot({rec->id, value.generation, i}, table[i])); !st) return st.error();
+            if (auto st = counted(store_.put_slot({rec->id(), value.generation, i}, table[i])); !st) return st.error();
     }
 
     // 3. Publish: one update of the service entry switches connects over.
@@ -493,32 +539,30 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     // for readers that loaded the old service entry a moment ago.
     if (new_table) {
         for (uint32_t i = 0; i < rec->retired_count; ++i)
-            if (auto st = counted(store_.delete_slot({rec->id, rec->retired_generation, i})); !st) return st.error();
+            if (auto st = counted(store_.delete_slot({rec->id(), rec->retired_generation, i})); !st) return st.error();
         rec->retired_generation = rec->value.generation;
         rec->retired_count = fresh ? 0 : static_cast<uint32_t>(rec->slots.size());
     }
     // 5. Backends that left the set. Their hl_peer_v1 entries stay until
     // the next apply (the daemon terminates their sockets first).
-    for (const auto& br : rec->backends) {
+    for (const auto& br : before) {
         const bool stays = find_endpoint(next, endpoint(br)) != nullptr;
-        if (tcp_before && (!stays || !tcp_after)) release_peer(endpoint_key(br.spec), rec->id);
+        if (tcp_before && (!stays || !tcp_after)) release_peer(endpoint_key(br.spec), rec->id());
         if (stays) continue;
         if (auto st = counted(store_.delete_backend(br.id)); !st) return st.error();
         backend_ids_.release(br.id);
-        report.removed_backends.push_back({br.id, rec->id});
+        report.removed_backends.push_back({br.id, rec->id()});
         changed = true;
     }
     // A new VIP, port or connect_timeout: the entries this service answers
     // for say so (those claimed in step 1 have it already).
     if (tcp_before && tcp_after &&
         (!same_key(key, rec->key) || connect_timeout_cs != rec->value.connect_timeout_cs)) {
-        ServiceRec now;
-        now.id = rec->id;
-        now.backends = next;
-        if (auto st = rewrite_peers(now, make_peer(key, connect_timeout_cs, rec->id, 0)); !st) return st.error();
+        if (auto st = rewrite_peers(rec->id(), next, make_peer(key, connect_timeout_cs, rec->id(), 0)); !st)
+            return st.error();
     }
-    if (auto st = update_endpoints(rec->backends, !fresh && rec->key.proto == IPPROTO_TCP, next,
-                                   s.protocol == Protocol::Tcp, rec->id);
+    if (auto st = update_endpoints(before, !fresh && rec->key.proto == IPPROTO_TCP, next,
+                                   s.protocol == Protocol::Tcp, rec->id());
         !st)
         return st.error();
     rec->key = key;
@@ -526,7 +570,7 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     // Replaced only when they differ: an unchanged reload then allocates
     // nothing that outlives it, so the heap does not fragment reload by reload.
     if (new_table) keep_buffer_assign(rec->slots, table);
-    if (rec->backends != next) keep_buffer_assign(rec->backends, next);
+    if (before != next) keep_buffer_assign(rec->backends, ids_of(next));
     return changed;
 }
 
@@ -704,7 +748,7 @@ Result<ApplyReport> Reconciler::apply_services(const std::vector<ServiceChange>&
         ServiceRec* rec = fresh ? &scratch : &it->second;
         const std::optional<IpAddress> old_vip = fresh ? std::nullopt : std::optional(rec->vip());
         auto changed = write_service(*s, (*vips)[i], rec, desired_keys, report);
-        if (fresh && rec->id) {
+        if (fresh && rec->id()) {
             services_.emplace(changes[i].name, std::move(scratch));
             vip_ref((*vips)[i], +1);
         } else if (!fresh && *old_vip != rec->vip()) {

@@ -56,6 +56,7 @@ using ServiceKeySet = std::vector<ServiceKeyBytes>;
 class Reconciler {
 public:
     using ServiceName = std::pair<std::string, std::string>;  // namespace, name
+    using Endpoint = std::pair<IpAddress, uint16_t>;           // a backend's address, port
     // The key of its records (model/compact_name.h).
     using CompactName = hl::CompactName;
     // One service's desired state: nullptr removes it. A service whose vip
@@ -85,27 +86,40 @@ public:
     Result<std::string> attach_cgroup(const std::string& path, const std::string& ns);
     Result<std::string> detach_cgroup(const std::string& path);
 
+    // A backend of a service: its id and what the kernel's hl_be_v1 holds.
     struct BackendRec {
         uint32_t id = 0;
         Backend spec;
         bool operator==(const BackendRec&) const = default;
     };
     // What the kernel holds for one service. One of these per service is most
-    // of the daemon's memory at scale, so nothing the key and value already
-    // say (VIP, port, protocol, namespace, algorithm, timeouts) is kept twice.
+    // of the daemon's memory at scale, so nothing the kernel's maps already
+    // say is kept twice: not the VIP, port, protocol, namespace, algorithm
+    // or timeouts (the key and value are the map's own entry), nor what each
+    // backend is (backends_of() reads that from hl_be_v1 by id: 4 bytes a
+    // backend here instead of 28, 262,144 backends at scale).
     struct ServiceRec {
-        uint32_t id = 0;
         hl_service_key key{};
-        hl_service value{};
-        std::vector<BackendRec> backends;  // sorted by endpoint (address, port)
+        hl_service value{};  // value.id: the service's id (0 until it has one)
+        std::vector<uint32_t> backends;  // backend ids, sorted by their endpoint (address, port)
         std::vector<uint32_t> slots;  // backend ids of the generation in force
         // The previous table, kept for racing readers: slots 0..count-1 of
         // that generation (a table is always written whole, from slot 0).
         uint32_t retired_generation = 0, retired_count = 0;
 
+        uint32_t id() const { return value.id; }
         IpAddress vip() const { return IpAddress::from_bytes(key.addr); }
-        const BackendRec* find_backend(const IpAddress& address, uint16_t port) const;
     };
+    // 104 bytes, a 176-byte map node with its key: one per service.
+    static_assert(sizeof(ServiceRec) <= 104, "ServiceRec: one per service (65,536 at scale); keep it small");
+    // The service's backends as hl_be_v1 holds them, sorted by endpoint: one
+    // map lookup each. An id the map lacks (a map edited behind the daemon's
+    // back) comes with an empty spec (port 0), which no desired backend has,
+    // so the next write of the service drops it.
+    std::vector<BackendRec> backends_of(const ServiceRec& rec) const;
+    // Backends adopt() found quarantined (health's verdict of the last
+    // daemon), by service: they stay so until they pass a check.
+    const std::vector<std::pair<ServiceName, Endpoint>>& adopted_quarantined() const { return adopted_quarantined_; }
     const std::map<CompactName, ServiceRec>& services() const { return services_; }
     const ServiceRec* find(const ServiceName& name) const {
         auto it = services_.find(name);
@@ -148,7 +162,9 @@ private:
         size_t operator()(const EndpointKey& k) const;
     };
     struct EndpointRec {
-        uint32_t services = 0;  // how many TCP services name it
+        // The TCP services that name it, each with its backend there
+        // (service id, backend id), in the order they claimed it.
+        std::vector<std::pair<uint32_t, uint32_t>> namers;
         uint32_t owner = 0;     // the one the kernel map says (the lowest id)
         // The client side (hl_peer_v1): the first TCP service to name it
         // answers for it while it does; the others' backends are SECONDARY.
@@ -163,16 +179,20 @@ private:
     // every change to a kept record is written to the maps at once, so a
     // record dropped when plain is found again as it was.
     static bool plain(const EndpointRec& r) {
-        return r.services == 1 && r.owner && r.peer_service == r.owner && !r.peer_left;
+        return r.namers.size() == 1 && r.owner && r.namers[0].first == r.owner && r.peer_service == r.owner &&
+               r.peer_backend == r.namers[0].second && !r.peer_left;
     }
     // A record that says nothing: no service names it, no peer entry.
-    static bool idle(const EndpointRec& r) { return !r.services && !r.peer_service && !r.peer_left; }
+    static bool idle(const EndpointRec& r) { return r.namers.empty() && !r.peer_service && !r.peer_left; }
+    // The lowest service id of those naming it, but `except` (0: none).
+    static std::optional<std::pair<uint32_t, uint32_t>> first_namer(const EndpointRec& r, uint32_t except = 0);
+    const ServiceRec* find_by_id(uint32_t id) const;
     // The endpoint's record, made from the kernel's maps when none is kept.
     EndpointMap::iterator materialize(const EndpointKey& k);
     // Drops the record when the maps say all of it (plain) or it says nothing.
     void settle(EndpointMap::iterator it);
     static EndpointKey endpoint_key(const Backend& b);
-    Status claim_endpoint(const EndpointKey& k, uint32_t service_id);
+    Status claim_endpoint(const EndpointKey& k, uint32_t service_id, uint32_t backend_id);
     Status release_endpoint(const EndpointKey& k, uint32_t service_id);
     Status update_endpoints(const std::vector<BackendRec>& before, bool tcp_before, const std::vector<BackendRec>& after,
                             bool tcp_after, uint32_t service_id);
@@ -181,10 +201,10 @@ private:
     // SECONDARY); leaves it; the service's VIP or timeout changed.
     Result<bool> claim_peer(const EndpointKey& k, const hl_peer& value);
     void release_peer(const EndpointKey& k, uint32_t service_id);
-    Status rewrite_peers(const ServiceRec& rec, const hl_peer& tmpl);
+    Status rewrite_peers(uint32_t service_id, const std::vector<BackendRec>& backends, const hl_peer& tmpl);
     Status flush_departed_peers();
     bool secondary(const Backend& b, uint32_t service_id, bool tcp) const;
-    void adopt_peers(const KernelState& k);
+    void adopt_peers(const KernelState& k, const std::map<uint32_t, std::vector<BackendRec>>& backends);
 
     MapStore& store_;
     CgroupAttacher& cgroups_;
@@ -204,9 +224,10 @@ private:
     std::vector<hl_slot_key> orphan_slots_;
     std::vector<uint32_t> orphan_backends_;
     // The records of endpoints that are not plain (above). Most endpoints
-    // are named by one service; one naming several is found again by a walk
-    // of the services when its owner lets it go.
+    // are named by one service; one naming several keeps who names it, so
+    // the next owner is known when the owner lets it go.
     EndpointMap endpoints_;
+    std::vector<std::pair<ServiceName, Endpoint>> adopted_quarantined_;
     // adopt() keeps every record until the first apply has written its fixes.
     bool prune_plain_ = false;
     // What adopt() found the kernel's endpoint map to disagree on: written

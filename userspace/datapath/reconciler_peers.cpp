@@ -80,11 +80,11 @@ bool Reconciler::secondary(const Backend& b, uint32_t service_id, bool tcp) cons
 
 // The service's VIP, port or connect_timeout changed: the entries it
 // answers for say so.
-Status Reconciler::rewrite_peers(const ServiceRec& rec, const hl_peer& tmpl) {
-    for (const auto& b : rec.backends) {
+Status Reconciler::rewrite_peers(uint32_t service_id, const std::vector<BackendRec>& backends, const hl_peer& tmpl) {
+    for (const auto& b : backends) {
         auto it = materialize(endpoint_key(b.spec));
         const EndpointKey k = it->first;
-        const bool answers = it->second.peer_service == rec.id && !it->second.peer_left;
+        const bool answers = it->second.peer_service == service_id && !it->second.peer_left;
         settle(it);
         if (!answers) continue;
         hl_peer v = tmpl;
@@ -108,32 +108,25 @@ Status Reconciler::flush_departed_peers() {
         rec.peer_left = false;
         rec.peer_service = rec.peer_backend = 0;
         const auto key = peer_key(k.addr, k.port);
-        if (rec.services == 0) {
-            endpoints_.erase(it);
+        const auto namer = first_namer(rec);
+        const ServiceRec* next = namer ? find_by_id(namer->first) : nullptr;
+        if (!next) {
+            if (rec.namers.empty()) endpoints_.erase(it);
             if (auto st = counted(store_.delete_peer(key)); !st) return st;
             continue;
         }
-        const auto addr = IpAddress::from_bytes(k.addr.data());
-        const ServiceRec* next = nullptr;
-        const BackendRec* nb = nullptr;
-        for (const auto& [n, other] : services_) {
-            if (other.key.proto != IPPROTO_TCP || (next && other.id > next->id)) continue;
-            if (const auto* b = other.find_backend(addr, k.port)) {
-                next = &other;
-                nb = b;
-            }
-        }
-        if (!next) {  // its namer is not written yet and claims it itself
-            if (auto st = counted(store_.delete_peer(key)); !st) return st;
-            continue;
-        }
-        rec.peer_service = next->id;
-        rec.peer_backend = nb->id;
-        if (auto st = counted(store_.put_peer(key, make_peer(next->key, next->value.connect_timeout_cs, next->id, nb->id)));
+        const uint32_t nb = namer->second;
+        rec.peer_service = next->id();
+        rec.peer_backend = nb;
+        if (auto st = counted(store_.put_peer(key, make_peer(next->key, next->value.connect_timeout_cs, next->id(), nb)));
             !st)
             return st;
         settle(it);
-        if (auto st = counted(store_.put_backend(nb->id, make_backend(nb->spec, next->id, false))); !st) return st;
+        // No longer SECONDARY: the rest of the backend is as the kernel holds it.
+        if (auto be = store_.get_backend(nb)) {
+            be->flags &= static_cast<uint8_t>(~HL_BACKEND_F_SECONDARY);
+            if (auto st = counted(store_.put_backend(nb, *be)); !st) return st;
+        }
     }
     return ok_status();
 }
@@ -142,12 +135,12 @@ Status Reconciler::flush_departed_peers() {
 // says, where that still names a service's backend; anything else (a
 // datapath before issue 12 had no hl_peer_v1, or a crash between writes) is
 // put right at the next apply, and so are the backends' SECONDARY flags.
-void Reconciler::adopt_peers(const KernelState& k) {
+void Reconciler::adopt_peers(const KernelState& k, const std::map<uint32_t, std::vector<BackendRec>>& backends) {
     peer_fixes_.clear();
     backend_fixes_.clear();
     departed_peers_.clear();
     std::map<uint32_t, const ServiceRec*> by_id;
-    for (const auto& [n, rec] : services_) by_id[rec.id] = &rec;
+    for (const auto& [n, rec] : services_) by_id[rec.id()] = &rec;
     std::unordered_map<EndpointKey, hl_peer, EndpointKeyHash> held;
     for (const auto& [key, v] : k.peers) {
         EndpointKey e;
@@ -157,36 +150,30 @@ void Reconciler::adopt_peers(const KernelState& k) {
         if (!endpoints_.count(e)) peer_fixes_.push_back({e, std::nullopt});
     }
     for (auto& [e, rec] : endpoints_) {
-        const auto addr = IpAddress::from_bytes(e.addr.data());
-        const ServiceRec* primary = nullptr;
-        const BackendRec* pb = nullptr;
+        // The entry held, where a TCP service names the endpoint with the
+        // backend it says; else the lowest id of those that name it.
+        std::optional<std::pair<uint32_t, uint32_t>> primary;
         if (auto h = held.find(e); h != held.end())
-            if (auto s = by_id.find(h->second.service_id); s != by_id.end() && s->second->key.proto == IPPROTO_TCP)
-                if (const auto* b = s->second->find_backend(addr, e.port); b && b->id == h->second.backend_id) {
-                    primary = s->second;
-                    pb = b;
-                }
-        if (!primary)  // the lowest id of those that name it
-            for (const auto& [id, s] : by_id)
-                if (s->key.proto == IPPROTO_TCP)
-                    if (const auto* b = s->find_backend(addr, e.port)) {
-                        primary = s;
-                        pb = b;
-                        break;
-                    }
+            for (const auto& n : rec.namers)
+                if (n.first == h->second.service_id && n.second == h->second.backend_id) primary = n;
+        if (!primary) primary = first_namer(rec);
         if (!primary) continue;
-        rec.peer_service = primary->id;
-        rec.peer_backend = pb->id;
-        hl_peer want = make_peer(primary->key, primary->value.connect_timeout_cs, primary->id, pb->id);
+        const ServiceRec* ps = by_id.at(primary->first);
+        rec.peer_service = primary->first;
+        rec.peer_backend = primary->second;
+        hl_peer want = make_peer(ps->key, ps->value.connect_timeout_cs, ps->id(), primary->second);
         if (auto h = held.find(e); h == held.end() || !same_peer(h->second, want)) peer_fixes_.push_back({e, want});
     }
-    for (const auto& [n, rec] : services_)
-        for (const auto& b : rec.backends) {
-            hl_backend want = make_backend(b.spec, rec.id, secondary(b.spec, rec.id, rec.key.proto == IPPROTO_TCP));
+    for (const auto& [n, rec] : services_) {
+        auto bs = backends.find(rec.id());
+        if (bs == backends.end()) continue;
+        for (const auto& b : bs->second) {
+            hl_backend want = make_backend(b.spec, rec.id(), secondary(b.spec, rec.id(), rec.key.proto == IPPROTO_TCP));
             auto kb = k.backends.find(b.id);
             if (kb != k.backends.end() && std::memcmp(&kb->second, &want, sizeof want) != 0)
                 backend_fixes_.push_back({b.id, want});
         }
+    }
 }
 
 }  // namespace hl
