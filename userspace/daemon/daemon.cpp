@@ -33,7 +33,7 @@ Daemon::~Daemon() {
     metrics_.reset();  // it reads health_ and the maps: it goes first
 }
 
-Status Daemon::start(const Config& cfg) {
+Status Daemon::start(Config& cfg) {
     pin_dir_ = opts_.pin_dir ? *opts_.pin_dir : cfg.pin_dir;
     etcd_cfg_ = cfg.etcd;
     limits_ = cfg.maps;
@@ -67,7 +67,7 @@ Status Daemon::start(const Config& cfg) {
                  reconciler_->services().size());
 
     auto t0 = std::chrono::steady_clock::now();
-    if (auto st = registry_.set_file_services(cfg.services); !st) return st;
+    if (auto st = registry_.set_file_services(std::move(cfg.services)); !st) return st;  // not held twice
     // The API's own state: registrations and services outlive the daemon,
     // each TTL starting afresh (a restart never expires a live task).
     auto journal = Journal::open(opts_.state_dir ? *opts_.state_dir : cfg.state_dir);
@@ -94,10 +94,13 @@ Status Daemon::start(const Config& cfg) {
     }
     // Everything the registry holds, and every service the kernel holds
     // that it no longer does, in one batch.
-    std::set<Reconciler::ServiceName> all;
-    for (const auto& n : registry_.take_dirty()) all.insert(n);
-    for (const auto& [n, rec] : reconciler_->services()) all.insert(n);
-    auto report = apply_names({all.begin(), all.end()});
+    // A sorted vector, not a set: no node per name left as a hole in the heap.
+    std::vector<Reconciler::ServiceName> all = registry_.take_dirty();
+    all.reserve(all.size() + reconciler_->services().size());
+    for (const auto& [n, rec] : reconciler_->services()) all.push_back(n);
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    auto report = apply_names(all);
     if (!report) return report.error();
     // Adopted quarantines of services that no longer check anything: lifted.
     size_t kept = 0;

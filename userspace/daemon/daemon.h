@@ -64,7 +64,7 @@ public:
     bool ready() const { return ready_; }
 
 private:
-    Status start(const Config& first);
+    Status start(Config& first);  // its services move into the registry
     Status start_cluster(const EtcdConfig& cfg, const std::string& state_dir);
     void reload(const char* why);
     void start_metrics(const std::string& listen);

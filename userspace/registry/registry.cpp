@@ -624,8 +624,13 @@ std::vector<std::string> Registry::set_etcd_state(EtcdSnapshot snap) {
 }
 
 std::vector<Registry::Name> Registry::take_dirty() {
-    std::vector<Name> out(dirty_.begin(), dirty_.end());
-    dirty_.clear();
+    std::vector<CompactName> dirty;
+    dirty.swap(dirty_);  // its buffer goes too
+    std::sort(dirty.begin(), dirty.end());
+    dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+    std::vector<Name> out;
+    out.reserve(dirty.size());
+    for (const auto& n : dirty) out.push_back(n);
     return out;
 }
 
