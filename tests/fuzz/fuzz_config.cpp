@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "discovery/config_file.h"
@@ -27,8 +28,8 @@ std::optional<std::string> fake_cgroup_check(const std::string& path) {
     return std::nullopt;
 }
 
-[[noreturn]] void broken(const char* what, const std::string& detail) {
-    std::fprintf(stderr, "fuzz_config: %s: %s\n", what, detail.c_str());
+[[noreturn]] void broken(const char* what, std::string_view detail) {
+    std::fprintf(stderr, "fuzz_config: %s: %.*s\n", what, static_cast<int>(detail.size()), detail.data());
     std::abort();
 }
 

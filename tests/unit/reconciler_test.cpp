@@ -1092,7 +1092,7 @@ TEST_F(ReconcilerTest, NamespacesGetDistinctIdsAndSeparateKeys) {
     // One VIP:port, three entries, each in its namespace, each with its own backends.
     EXPECT_EQ(w.state.services.size(), 3u);
     for (const auto* s : {&a, &b, &d}) {
-        SvcKey k = svc_key(hl::make_service_key(*s->vip, 80, hl::Protocol::Tcp, ns_id(s->ns)));
+        SvcKey k = svc_key(hl::make_service_key(*s->vip, 80, hl::Protocol::Tcp, ns_id(s->ns.str())));
         EXPECT_EQ(resolve_at(w.state, k).endpoints, usable(*s)) << s->ns;
     }
     EXPECT_EQ(w.state.cgroups.at(1003).ns_id, ns_id("c"));

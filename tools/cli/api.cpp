@@ -25,7 +25,7 @@ Result<std::pair<std::string, std::string>> api_service(const Context& ctx, cons
     return r;
 }
 
-std::string service_target(const std::string& ns, const std::string& name) {
+std::string service_target(std::string_view ns, std::string_view name) {
     return "/v1/services/" + control::encode_segment(ns) + "/" + control::encode_segment(name);
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/args.h"
@@ -68,7 +69,7 @@ Result<json> api_call(const Context& ctx, std::string_view method, const std::st
 Result<std::pair<std::string, std::string>> api_service(const Context& ctx, const std::string& what,
                                                         json* services = nullptr);
 // "/v1/services/NS/NAME", each segment %-encoded.
-std::string service_target(const std::string& ns, const std::string& name);
+std::string service_target(std::string_view ns, std::string_view name);
 json stats_json(const hl_service_stats& s);
 // The connection lifecycle (sockops) of a TCP service and of a backend.
 json errors_json(const __u64 (&errors)[HL_REASONS]);

@@ -20,7 +20,7 @@ ServiceKeyBytes key_bytes(const hl_service_key& k) {
 }
 
 template <size_t N>
-void copy_name(char (&dst)[N], const std::string& src) {
+void copy_name(char (&dst)[N], std::string_view src) {
     std::memset(dst, 0, N);
     std::memcpy(dst, src.data(), std::min(src.size(), N - 1));
 }
@@ -442,7 +442,7 @@ Status Reconciler::remove_service(const ServiceRec& rec, const ServiceKeySet& ke
 // is empty). Returns whether anything changed.
 Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, ServiceRec* rec,
                                        const ServiceKeySet& desired_keys, ApplyReport& report) {
-    auto ns = namespace_id(s.ns);
+    auto ns = namespace_id(s.ns.str());
     if (!ns) return ns.error();
     bool changed = false;
     const bool fresh = rec->id() == 0;
@@ -662,7 +662,7 @@ Result<ApplyReport> Reconciler::apply(const Config& cfg) {
     changes.reserve(cfg.services.size() + services_.size());
     std::set<std::pair<std::string_view, std::string_view>> names;
     for (const auto& s : cfg.services) {
-        changes.push_back({{s.ns, s.name}, &s});
+        changes.push_back({{s.ns.str(), s.name.str()}, &s});
         names.emplace(s.ns, s.name);
     }
     for (const auto& [name, rec] : services_)
@@ -720,7 +720,7 @@ Result<ApplyReport> Reconciler::apply_services(const std::vector<ServiceChange>&
     for (size_t i = 0; i < changes.size(); ++i) {
         const Service* s = changes[i].desired;
         if (!s) continue;
-        if (auto it = ns_ids_.find(s->ns); it != ns_ids_.end())
+        if (auto it = ns_ids_.find(s->ns.str()); it != ns_ids_.end())
             desired_keys.push_back(key_bytes(make_service_key((*vips)[i], s->port, s->protocol, it->second)));
     }
     std::sort(desired_keys.begin(), desired_keys.end());

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/small_string.h"
 #include "model/address.h"
 
 namespace hl {
@@ -94,8 +95,8 @@ struct Backend {
 };
 
 struct Service {
-    std::string name;
-    std::string ns = "default";
+    SmallString name;  // 16 bytes, not std::string's 32: see the assert below
+    SmallString ns = "default";
     std::optional<IpAddress> vip;  // nullopt: allocated from vip_pool
     uint16_t port = 0;
     Protocol protocol = Protocol::Tcp;
@@ -110,5 +111,10 @@ struct Service {
 
     bool operator==(const Service&) const = default;
 };
+// The registry keeps one Service per file-defined service (65,536 at scale,
+// where hoplessd must stay within 64 MB): at most 120 bytes keeps it in
+// malloc's 128-byte chunk (it was 144, a 160-byte chunk, with std::string
+// names).
+static_assert(sizeof(Service) <= 120, "one Service per service at scale: keep it in a 128-byte malloc chunk");
 
 }  // namespace hl

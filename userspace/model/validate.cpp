@@ -66,7 +66,7 @@ bool valid_endpoint_id(std::string_view id) {
     return true;
 }
 
-bool valid_name(const std::string& s) {
+bool valid_name(std::string_view s) {
     if (s.empty() || s.size() >= 64) return false;
     for (char ch : s) {
         bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||

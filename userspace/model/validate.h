@@ -9,7 +9,7 @@
 
 namespace hl {
 
-bool valid_name(const std::string& s);
+bool valid_name(std::string_view s);
 // An endpoint id: 1-128 of A-Z a-z 0-9 . _ : - [ ] (the brackets because an
 // id defaults to ADDR:PORT, "[fd00::1]:80" for IPv6). The control API and
 // the etcd keys both hold them.
