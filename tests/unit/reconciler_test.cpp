@@ -543,6 +543,42 @@ TEST_F(ReconcilerTest, NewServiceIsWrittenPartsFirstAndPublishedLast) {
     expect_no_garbage();
 }
 
+// The reconciler keeps only its backends' ids; what each is, hl_be_v1
+// says. An entry deleted behind its back (bpftool) is written again at the
+// service's next change, under a new id, and nothing is counted twice.
+TEST_F(ReconcilerTest, ABackendTheMapLostIsWrittenAgainAtTheNextChange) {
+    hl::Service web = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
+    apply(config({web}));
+    const uint32_t lost = backend_id("web", "10.0.0.1");
+    w.state.backends.erase(lost);
+    web.backends.push_back(be("10.0.0.3"));
+    apply(config({web}));
+    const auto* r = rec.find({"default", "web"});
+    ASSERT_NE(r, nullptr);
+    const auto bs = rec.backends_of(*r);
+    ASSERT_EQ(bs.size(), 3u);
+    for (const auto& b : bs) {
+        SCOPED_TRACE(b.spec.endpoint());
+        EXPECT_NE(b.id, lost);
+        ASSERT_TRUE(w.state.backends.count(b.id)) << "every backend of the record is in the map";
+        EXPECT_EQ(w.state.endpoints.at({b.spec.address, b.spec.port}), r->id());
+        EXPECT_EQ(w.state.peers.at({b.spec.address, b.spec.port}).backend_id, b.id);
+    }
+    EXPECT_EQ(w.state.backends.size(), 3u);
+    // The endpoint is named once: when web lets it go, it leaves the maps.
+    web.backends = {be("10.0.0.2"), be("10.0.0.3")};
+    apply(config({web}));
+    apply(config({web}));  // the peer entry goes at the apply after
+    EXPECT_FALSE(w.state.endpoints.count({ip("10.0.0.1"), 8080}));
+    EXPECT_FALSE(w.state.peers.count({ip("10.0.0.1"), 8080}));
+    // A reconciler that starts afresh over these maps finds them right.
+    hl::Reconciler fresh(store, cgroups, limits);
+    fresh.adopt();
+    const size_t m = w.map_ops;
+    apply(config({web}), &fresh);
+    EXPECT_EQ(w.map_ops, m) << w.dump(m);
+}
+
 TEST_F(ReconcilerTest, ChangedBackendSetIsPublishedByOneServiceWrite) {
     hl::Service v1 = service("web", "127.255.0.1", 80, {be("10.0.0.1"), be("10.0.0.2")});
     apply(config({v1}));

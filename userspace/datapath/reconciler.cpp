@@ -221,7 +221,11 @@ void Reconciler::settle(EndpointMap::iterator it) {
 Status Reconciler::claim_endpoint(const EndpointKey& k, uint32_t service_id, uint32_t backend_id) {
     auto it = materialize(k);
     auto& rec = it->second;
-    rec.namers.push_back({service_id, backend_id});
+    // Named once per service: a backend the map lost (backends_of) comes
+    // back under a new id at an endpoint the maps still give to the service.
+    auto named = std::find_if(rec.namers.begin(), rec.namers.end(), [&](const auto& n) { return n.first == service_id; });
+    if (named != rec.namers.end()) named->second = backend_id;
+    else rec.namers.push_back({service_id, backend_id});
     if (rec.owner && rec.owner <= service_id) {
         settle(it);
         return ok_status();
