@@ -295,7 +295,10 @@ void Daemon::track_drains(const std::vector<Reconciler::ServiceName>& touched, c
     for (const auto& n : touched) {
         const auto* rec = reconciler_->find(n);
         if (!rec) continue;
-        if (rec->value.drain_timeout_s == 0 && drains_.empty()) continue;  // no map reads for most services
+        if (rec->value.drain_timeout_s == 0) {  // nothing drains on a clock: no backend to read
+            drains_.erase(drains_.lower_bound({rec->id(), 0}), drains_.lower_bound({rec->id() + 1, 0}));
+            continue;
+        }
         for (const auto& be : reconciler_->backends_of(*rec)) {
             BackendKey k{rec->id(), be.id};
             if (be.spec.state == BackendState::Draining && rec->value.drain_timeout_s > 0)

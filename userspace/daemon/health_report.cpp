@@ -31,8 +31,8 @@ double tenths(double s) { return std::round(s * 10) / 10; }
 }  // namespace
 
 json service_health_json(const Reconciler& reconciler, const Reconciler::ServiceName& name,
-                                   const Reconciler::ServiceRec& rec,
-                         const health::ServiceHealth* h, const SharedArray<hl_backend_live>* live) {
+                         const Reconciler::ServiceRec& rec, const health::ServiceHealth* h,
+                         const SharedArray<hl_backend_live>* live) {
     const auto now = health::Clock::now();
     const auto wall = health::WallClock::now();
     json s{{"namespace", name.first},

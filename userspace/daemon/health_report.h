@@ -15,7 +15,7 @@ namespace hl {
 // its backends are healthy, with nothing probed or counted. `live` (may be
 // null): the kernel's own failure counts, shown as they are now.
 nlohmann::json service_health_json(const Reconciler& reconciler, const Reconciler::ServiceName& name,
-                                   const Reconciler::ServiceRec& rec,
-                                   const health::ServiceHealth* h, const SharedArray<hl_backend_live>* live);
+                                   const Reconciler::ServiceRec& rec, const health::ServiceHealth* h,
+                                   const SharedArray<hl_backend_live>* live);
 
 }  // namespace hl

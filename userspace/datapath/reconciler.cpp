@@ -78,9 +78,6 @@ void keep_buffer_assign(std::vector<T>& to, const std::vector<T>& from) {
     to.assign(from.begin(), from.end());
 }
 
-}  // namespace
-
-namespace {
 Backend spec_of(const hl_backend& be) {
     Backend spec;
     spec.address = IpAddress::from_bytes(be.addr);
@@ -118,11 +115,15 @@ const Reconciler::ServiceRec* Reconciler::find_by_id(uint32_t id) const {
     return nullptr;
 }
 
-std::optional<std::pair<uint32_t, uint32_t>> Reconciler::first_namer(const EndpointRec& r, uint32_t except) {
+std::optional<std::pair<uint32_t, uint32_t>> Reconciler::first_namer(const EndpointRec& r) {
     std::optional<std::pair<uint32_t, uint32_t>> best;
     for (const auto& n : r.namers)
-        if (n.first != except && (!best || n.first < best->first)) best = n;
+        if (!best || n.first < best->first) best = n;
     return best;
+}
+
+std::vector<std::pair<uint32_t, uint32_t>>::iterator Reconciler::find_namer(EndpointRec& r, uint32_t service_id) {
+    return std::find_if(r.namers.begin(), r.namers.end(), [&](const auto& n) { return n.first == service_id; });
 }
 
 hl_service_key make_service_key(const IpAddress& vip, uint16_t port, Protocol proto, uint32_t ns_id) {
@@ -223,7 +224,7 @@ Status Reconciler::claim_endpoint(const EndpointKey& k, uint32_t service_id, uin
     auto& rec = it->second;
     // Named once per service: a backend the map lost (backends_of) comes
     // back under a new id at an endpoint the maps still give to the service.
-    auto named = std::find_if(rec.namers.begin(), rec.namers.end(), [&](const auto& n) { return n.first == service_id; });
+    auto named = find_namer(rec, service_id);
     if (named != rec.namers.end()) named->second = backend_id;
     else rec.namers.push_back({service_id, backend_id});
     if (rec.owner && rec.owner <= service_id) {
@@ -239,7 +240,7 @@ Status Reconciler::claim_endpoint(const EndpointKey& k, uint32_t service_id, uin
 Status Reconciler::release_endpoint(const EndpointKey& k, uint32_t service_id) {
     auto it = materialize(k);
     auto& rec = it->second;
-    auto named = std::find_if(rec.namers.begin(), rec.namers.end(), [&](const auto& n) { return n.first == service_id; });
+    auto named = find_namer(rec, service_id);
     if (named == rec.namers.end()) {  // not named by it (as before: nothing to do)
         settle(it);
         return ok_status();
@@ -514,8 +515,7 @@ Result<bool> Reconciler::write_service(const Service& s, const IpAddress& vip, S
     const LocalTable picked = slot_table_for(s, HL_MAX_SLOTS_PER_SERVICE);
     for (uint32_t idx : picked.slots) table.push_back(next[idx].id);
     sort_by_endpoint(next);
-    hl_service value = rec->value;
-    value.id = rec->id();
+    hl_service value = rec->value;  // its id too (set above for a fresh one)
     value.algorithm = static_cast<uint8_t>(s.algorithm);
     value.flags = static_cast<uint8_t>((s.prefer == Prefer::Local ? HL_SVC_F_PREFER_LOCAL : 0) |
                                        (picked.local_only ? HL_SVC_F_LOCAL_TABLE : 0));

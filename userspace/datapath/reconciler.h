@@ -184,8 +184,9 @@ private:
     }
     // A record that says nothing: no service names it, no peer entry.
     static bool idle(const EndpointRec& r) { return r.namers.empty() && !r.peer_service && !r.peer_left; }
-    // The lowest service id of those naming it, but `except` (0: none).
-    static std::optional<std::pair<uint32_t, uint32_t>> first_namer(const EndpointRec& r, uint32_t except = 0);
+    // The lowest service id of those naming it, with its backend there.
+    static std::optional<std::pair<uint32_t, uint32_t>> first_namer(const EndpointRec& r);
+    static std::vector<std::pair<uint32_t, uint32_t>>::iterator find_namer(EndpointRec& r, uint32_t service_id);
     const ServiceRec* find_by_id(uint32_t id) const;
     // The endpoint's record, made from the kernel's maps when none is kept.
     EndpointMap::iterator materialize(const EndpointKey& k);
