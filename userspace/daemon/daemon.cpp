@@ -301,7 +301,7 @@ void Daemon::track_drains(const std::vector<Reconciler::ServiceName>& touched, c
         }
         for (const auto& be : reconciler_->backends_of(*rec)) {
             BackendKey k{rec->id(), be.id};
-            if (be.spec.state == BackendState::Draining && rec->value.drain_timeout_s > 0)
+            if (be.spec.state == BackendState::Draining)
                 drains_.try_emplace(k, Drain{now}).first->second.timeout_s = rec->value.drain_timeout_s;
             else
                 drains_.erase(k);

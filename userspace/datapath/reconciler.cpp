@@ -389,7 +389,9 @@ void Reconciler::adopt() {
     endpoint_fixes_.clear();
     for (const auto& [n, rec] : services_) {
         if (rec.key.proto != IPPROTO_TCP) continue;
-        for (const auto& b : full[rec.id()]) {
+        auto bs = full.find(rec.id());
+        if (bs == full.end()) continue;
+        for (const auto& b : bs->second) {
             auto& e = endpoints_[endpoint_key(b.spec)];
             e.namers.push_back({rec.id(), b.id});
             if (!e.owner || rec.id() < e.owner) e.owner = rec.id();
