@@ -56,7 +56,8 @@ if [[ "${HOPLESS_SKIP_SANITIZE:-0}" != 1 ]]; then
   ASAN_DIR=$(mktemp -d /tmp/hopless-asan.XXXXXX)
   rc=0
   # HOPLESS_SANITIZER_PASS: a test file may run a subset here (test_etcd.sh
-  # runs the tests that cover every path of its code, not all of them again).
+  # runs the tests that cover every path of its code, not all of them again;
+  # the scale cases of test_datapath.sh and test_oci.sh run smaller).
   (cd build-asan &&
     HOPLESS_SANITIZER_PASS=1 ASAN_OPTIONS="detect_leaks=1:log_path=$ASAN_DIR/asan" UBSAN_OPTIONS="print_stacktrace=1:log_path=$ASAN_DIR/ubsan" \
       ctest --output-on-failure --timeout 900 -E 'reliability|package|etcd_lib') || rc=$?
