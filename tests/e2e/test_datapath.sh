@@ -281,15 +281,14 @@ t_drain() {
 
 # scale: 65,536 services with the default map sizes. The daemon loads them,
 # a task reaches the last one, and the CLI lists and shows them. The
-# sanitizer pass of tools/test.sh loads 8,192 (HOPLESS_SCALE_N): the same
-# paths, at an eighth of the time a Debug + ASan daemon takes to apply
-# 65,536 (30 s); the plain pass holds the default size.
+# sanitizer pass of tools/test.sh loads 8,192: the same paths, at an eighth
+# of the time a Debug + ASan daemon takes to apply 65,536 (30 s); the plain
+# pass holds the default size.
 t_scale() {
     topology scale
     nginx_backends
     local n=65536 out body
     [[ "${HOPLESS_SANITIZER_PASS:-0}" == 1 ]] && n=8192
-    n="${HOPLESS_SCALE_N:-$n}"
     hl_log "$n services"
     {
         cfg_head
