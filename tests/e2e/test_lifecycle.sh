@@ -17,6 +17,9 @@
 #              connections, re-sorts on a key and quits on q; -j prints one
 #              sample. A service with one of two backends down (a tcp health
 #              check quarantines it) shows healthy 1/2, in both.
+#   down       connections that end while hoplessd is stopped are counted
+#              (the programs stay attached through their pinned links), and
+#              the next daemon counts the rest, each once.
 #   trace      `hopless trace -j service web count 3` prints the redirect (pid,
 #              comm, VIP, backend), established and closed events of one curl;
 #              a second tracer is refused; a tracer killed with SIGKILL stops
@@ -202,6 +205,43 @@ holder_start() {
     hl_wait_log "$DIR/holder.log" '^held' 10 || hl_fail "the holder did not connect: $(cat "$DIR/holder.log")"
 }
 
+t_down() {
+    topology down
+    nginx_start
+    cfg "  - { name: web, vip: $VIP, port: 80, backends: [ { address: $SRV, port: 8080 } ] }"
+    hl_daemon_start "$CFG" "$PIN" "$LOG"
+    local svc='service="web"'
+    # Two sets of 3 connections held (bounded: 30 s each); one set ends while
+    # no daemon runs, the other after the next one started.
+    local first second
+    mkfifo "$DIR/go1" "$DIR/go2" || hl_fail "mkfifo"
+    in_task bash -c "exec 3<>/dev/tcp/$VIP/80 4<>/dev/tcp/$VIP/80 5<>/dev/tcp/$VIP/80 && echo held && read -r -t 30 _ <$DIR/go1" \
+        >"$DIR/first.log" 2>&1 &
+    first=$!
+    hl_defer hl_stop_pid "$first" KILL
+    in_task bash -c "exec 3<>/dev/tcp/$VIP/80 4<>/dev/tcp/$VIP/80 5<>/dev/tcp/$VIP/80 && echo held && read -r -t 30 _ <$DIR/go2" \
+        >"$DIR/second.log" 2>&1 &
+    second=$!
+    hl_defer hl_stop_pid "$second" KILL
+    hl_wait_log "$DIR/first.log" '^held' 10 || hl_fail "the first holder did not connect: $(cat "$DIR/first.log")"
+    hl_wait_log "$DIR/second.log" '^held' 10 || hl_fail "the second holder did not connect: $(cat "$DIR/second.log")"
+    hl_assert_eq 6 "$(m hopless_service_active_connections "$svc")" "active, both sets held"
+    hl_stop_pid "$HL_DAEMON_PID"
+    echo go >"$DIR/go1"
+    wait "$first" 2>/dev/null
+    sleep 0.5  # nginx's side of the close, while no daemon runs
+    hl_daemon_start "$CFG" "$PIN" "$LOG"
+    _three() { [[ "$(m hopless_service_active_connections "$svc")" == 3 ]]; }
+    hl_wait_for 5 _three || hl_fail "active after 3 ended while hoplessd was stopped: $(m hopless_service_active_connections "$svc")"
+    echo go >"$DIR/go2"
+    wait "$second" 2>/dev/null
+    _none() { [[ "$(m hopless_service_active_connections "$svc")" == 0 ]]; }
+    hl_wait_for 5 _none || hl_fail "active after all ended: $(m hopless_service_active_connections "$svc")"
+    hl_assert_eq 6 "$(m hopless_service_rtt_seconds_count "$svc")" "closes counted (one RTT sample each)"
+    hl_assert_eq 6 "$(m hopless_service_connect_duration_seconds_count "$svc")" "connections established"
+    hl_assert_eq 0 "$(m hopless_backend_active_connections "$svc")" "backend active"
+}
+
 t_top() {
     topology top
     nginx_start
@@ -296,6 +336,7 @@ t_trace() {
 ALL=(
     "bytes, client and server side, against nginx's log:t_bytes"
     "refused and timeout after connect_timeout:t_failures"
+    "closes while hoplessd is stopped:t_down"
     "top under tmux:t_top"
     "trace:t_trace"
 )

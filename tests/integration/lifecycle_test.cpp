@@ -574,3 +574,97 @@ TEST_F(Lifecycle, V6ClientAndServerSides) {
     EXPECT_EQ(s.lc.inbound_bytes_sent, 200u);
     EXPECT_EQ(s.gauge.inbound_active, 0);
 }
+
+// ---- the end of a connection across a restart, a disconnect, two daemons ---
+
+// The cgroup links are pinned: a connection that ends while no daemon runs
+// is counted, and one that ends after the next daemon took over is counted
+// by it, each exactly once (a gauge counted twice would go below zero).
+TEST_F(Lifecycle, ClosesWhileTheDaemonIsDownAreCountedOnce) {
+    TcpServer a("A");
+    dp->apply(config({service("web", "127.255.1.11", 80, {a.port()})}));
+    const int n = 6;
+    Pipe ready, first, half, second;
+    Child holder(cg->path(), [&] {
+        std::vector<int> fds;
+        for (int i = 0; i < n; ++i) fds.push_back(connect_to("127.255.1.11", 80));
+        ready.put();
+        first.get();
+        for (int i = 0; i < n / 2; ++i) close(fds[i]);
+        half.put();
+        second.get();
+        for (int i = n / 2; i < n; ++i) close(fds[i]);
+        return std::string("closed");
+    });
+    ASSERT_TRUE(ready.get());
+    EXPECT_EQ(view("web").gauge.active, n);
+    dp->stop();  // the daemon exits: its pinned links stay
+    first.put();
+    ASSERT_TRUE(half.get());
+    dp->restart();  // the next one adopts the maps and upgrades the links
+    EXPECT_TRUE(eventually([&] { return view("web").gauge.active == n / 2; })) << view("web").gauge.active;
+    second.put();
+    EXPECT_EQ(holder.join(), "closed");
+    EXPECT_TRUE(eventually([&] { return view("web").gauge.active == 0; })) << view("web").gauge.active;
+    auto s = view("web");
+    EXPECT_EQ(s.lc.established, static_cast<uint64_t>(n));
+    EXPECT_EQ(s.backends[0].live.active, 0);
+    EXPECT_EQ(hist_count(s.hist.rtt), static_cast<uint64_t>(n));  // one close each
+    for (auto e : s.lc.errors) EXPECT_EQ(e, 0u);
+}
+
+// connect(AF_UNSPEC) ends a connection (tcp_disconnect: a RST, then the
+// socket forgets its peer) and the socket may connect again: two
+// connections, each counted at its end, and the client's own reset is no
+// failure of the backend.
+TEST_F(Lifecycle, DisconnectedAndConnectedAgainCountsEachConnection) {
+    TcpServer a("A");
+    dp->apply(config({service("web", "127.255.1.12", 80, {a.port()})}));
+    auto out = in_cgroup(cg->path(), [] {
+        int fd = connect_to("127.255.1.12", 80);
+        if (fd < 0) return std::string("no connect");
+        std::string r = read_all(fd) == 1 ? "1" : "?";
+        sockaddr unspec{};
+        unspec.sa_family = AF_UNSPEC;
+        if (connect(fd, &unspec, sizeof unspec) != 0) return std::string("no disconnect");
+        auto a = v4("127.255.1.12", 80);
+        if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "no second connect: " + r;
+        r += read_all(fd) == 1 ? " 2" : " ?";
+        close(fd);
+        return r;
+    });
+    EXPECT_EQ(out, "1 2");
+    EXPECT_TRUE(eventually([&] { return view("web").gauge.active == 0; })) << view("web").gauge.active;
+    auto s = view("web");
+    EXPECT_EQ(s.lc.established, 2u);
+    EXPECT_EQ(hist_count(s.hist.rtt), 2u);
+    for (auto e : s.lc.errors) EXPECT_EQ(e, 0u);
+}
+
+// Two daemons on one host, each with its pin dir, the same service and
+// backend; the client's cgroup is attached by the first only: the second
+// counts nothing of its connections.
+TEST_F(Lifecycle, AnotherDaemonsConnectionsAreNotCounted) {
+    TcpServer a("A");
+    dp->apply(config({service("web", "127.255.1.13", 80, {a.port()})}));
+    TestDatapath other;
+    hl::Config c;
+    c.pin_dir = other.pin_dir();
+    c.services = {service("web", "127.255.1.13", 80, {a.port()})};
+    other.apply(c);
+    auto out = in_cgroup(cg->path(), [] {
+        int ok = 0;
+        for (int i = 0; i < 3; ++i) ok += dial_tcp("127.255.1.13", 80).reply == "A";
+        return std::to_string(ok);
+    });
+    EXPECT_EQ(out, "3");
+    EXPECT_TRUE(eventually([&] { return view("web").gauge.active == 0; }));
+    EXPECT_EQ(view("web").lc.established, 3u);
+    EXPECT_EQ(hist_count(view("web").hist.rtt), 3u);
+    for (auto& s : other.inventory().services) {
+        ASSERT_EQ(s.name, "web");
+        EXPECT_EQ(s.lc.established, 0u);
+        EXPECT_EQ(s.gauge.active, 0);
+        EXPECT_EQ(hist_count(s.hist.rtt), 0u);
+    }
+}
