@@ -28,7 +28,10 @@
 #   alloc   perf record -a -g of the slab tracepoints: who allocates and who
 #           frees, per connection, by call site, caller and comm
 #   cl      connect_latency -n $CONNECTS: the connect() latency p50/p90/p99
-#           (closed with RST: no TIME_WAIT), in place of wrk
+#           and min (closed with RST: no TIME_WAIT), in place of wrk; the
+#           medians of the per-round differences of p50, of the client's
+#           task-clock and of the min (the min holds when the machine flips
+#           between slow modes that move a round's p50 by microseconds)
 # and everything is divided by the connections wrk made (one per request).
 # Without hardware counters (a VM) perf samples cpu-clock; time spent with
 # interrupts off is charged to where they are turned back on.
@@ -274,7 +277,7 @@ run_cl() {  # ROUND WAY: connect() latency instead of wrk
     local st=$DATA/cl-$r-${w//+/_}.stat n ms
     line=$(hb_run "$cg" "$C" "$CLIENT_CPU" nice -n "$NICE" timeout 60 \
         perf stat -x, -e task-clock -o "$st" -- "$HB_CL" -n "$CONNECTS" -t 30 "${hp%:*}" "${hp##*:}" || true)
-    for k in p50 p90 p99 failed; do record "$r" cl "$w" "cl_$k" "$(hb_kv "$([[ $k == failed ]] && echo failed || echo "${k}_ns")" <<<"$line")"; done
+    for k in p50 p90 p99 min failed; do record "$r" cl "$w" "cl_$k" "$(hb_kv "$([[ $k == failed ]] && echo failed || echo "${k}_ns")" <<<"$line")"; done
     # The client's CPU per connect+close (the loop does nothing else; the close
     # is an RST, so the socket, and any storage it has, is freed in the loop).
     n=$(hb_kv count <<<"$line"); ms=$(awk -F, '$3 == "task-clock" { print $1 }' "$st")
@@ -420,7 +423,7 @@ report() {
         local hdr="| connect() |" sep="|---|" w k
         for w in "${WAY_LIST[@]}"; do hdr+=" $w |"; sep+="---|"; done
         echo "$hdr"; echo "$sep"
-        for k in p50 p90 p99 task; do
+        for k in p50 p90 p99 min task; do
             local line="| $k |"
             [[ $k == task ]] && line="| client task-clock per connect+close |"
             for w in "${WAY_LIST[@]}"; do line+=" $(awk -v v="$(medr cl "$w" "cl_${k/task/task_ns}")" 'BEGIN { printf "%.2f", v / 1000 }') |"; done
@@ -432,16 +435,23 @@ report() {
         hdr="| round |"; sep="|---|"
         for w in "${WAY_LIST[@]}"; do hdr+=" $w |"; sep+="---|"; done
         echo "$hdr"; echo "$sep"
-        awk -F'\t' -v ways="$WAYS" '$2 == "cl" && ($4 == "cl_p50" || $4 == "cl_task_ns") { v[$1, $3, $4] = $5; if ($1 > n) n = $1 }
+        awk -F'\t' -v ways="$WAYS" '$2 == "cl" && ($4 == "cl_p50" || $4 == "cl_task_ns" || $4 == "cl_min") { v[$1, $3, $4] = $5; if ($1 > n) n = $1 }
             END { k = split(ways, W, " ")
                 for (r = 1; r <= n; r++) { line = "| " r " |"
                     for (i = 1; i <= k; i++) {
                         p = v[r, W[i], "cl_p50"] / 1000; t = v[r, W[i], "cl_task_ns"] / 1000
                         dp[i, r] = p - v[r, W[1], "cl_p50"] / 1000; dt[i, r] = t - v[r, W[1], "cl_task_ns"] / 1000
+                        dm[i, r] = (v[r, W[i], "cl_min"] - v[r, W[1], "cl_min"]) / 1000
                         line = line sprintf(" %.2f (%+.2f), %.2f (%+.2f) |", p, dp[i, r], t, dt[i, r]) }
                     print line }
                 line = "| median of the differences |"
                 for (i = 1; i <= k; i++) line = line sprintf(" (%+.2f), (%+.2f) |", med(dp, i, n), med(dt, i, n))
+                print line
+                # The fastest connect of each round: what the programs add,
+                # without the machine'"'"'s slow modes that can move a p50 by
+                # microseconds from one round to the next.
+                line = "| median of the differences of each round'"'"'s min connect() |"
+                for (i = 1; i <= k; i++) line = line sprintf(" (%+.3f) |", med(dm, i, n))
                 print line }
             function med(a, i, n,    x, m, j, l, t) { m = 0
                 for (j = 1; j <= n; j++) x[++m] = a[i, j]
