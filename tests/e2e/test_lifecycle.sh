@@ -196,13 +196,16 @@ EOF
     hl_assert_contains "$out" "timeout 500 ms" "hopless service show: connect_timeout"
 }
 
-# holder: in the task, 3 connections to the VIP held open (bounded: 30 s).
+# holder_start [NAME [UNTIL]]: in the task, 3 connections to the VIP held
+# open until the command UNTIL ends (default and bound: 30 s); its pid in
+# HOLDER_PID.
 holder_start() {
-    in_task bash -c "exec 3<>/dev/tcp/$VIP/80 4<>/dev/tcp/$VIP/80 5<>/dev/tcp/$VIP/80 && echo held && sleep 30" \
-        >"$DIR/holder.log" 2>&1 &
-    local pid=$!
-    hl_defer hl_stop_pid "$pid" KILL
-    hl_wait_log "$DIR/holder.log" '^held' 10 || hl_fail "the holder did not connect: $(cat "$DIR/holder.log")"
+    local name="${1:-holder}" until="${2:-sleep 30}"
+    in_task bash -c "exec 3<>/dev/tcp/$VIP/80 4<>/dev/tcp/$VIP/80 5<>/dev/tcp/$VIP/80 && echo held && $until" \
+        >"$DIR/$name.log" 2>&1 &
+    HOLDER_PID=$!
+    hl_defer hl_stop_pid "$HOLDER_PID" KILL
+    hl_wait_log "$DIR/$name.log" '^held' 10 || hl_fail "the $name did not connect: $(cat "$DIR/$name.log")"
 }
 
 t_down() {
@@ -215,16 +218,10 @@ t_down() {
     # no daemon runs, the other after the next one started.
     local first second
     mkfifo "$DIR/go1" "$DIR/go2" || hl_fail "mkfifo"
-    in_task bash -c "exec 3<>/dev/tcp/$VIP/80 4<>/dev/tcp/$VIP/80 5<>/dev/tcp/$VIP/80 && echo held && read -r -t 30 _ <$DIR/go1" \
-        >"$DIR/first.log" 2>&1 &
-    first=$!
-    hl_defer hl_stop_pid "$first" KILL
-    in_task bash -c "exec 3<>/dev/tcp/$VIP/80 4<>/dev/tcp/$VIP/80 5<>/dev/tcp/$VIP/80 && echo held && read -r -t 30 _ <$DIR/go2" \
-        >"$DIR/second.log" 2>&1 &
-    second=$!
-    hl_defer hl_stop_pid "$second" KILL
-    hl_wait_log "$DIR/first.log" '^held' 10 || hl_fail "the first holder did not connect: $(cat "$DIR/first.log")"
-    hl_wait_log "$DIR/second.log" '^held' 10 || hl_fail "the second holder did not connect: $(cat "$DIR/second.log")"
+    holder_start "first holder" "read -r -t 30 _ <$DIR/go1"
+    first=$HOLDER_PID
+    holder_start "second holder" "read -r -t 30 _ <$DIR/go2"
+    second=$HOLDER_PID
     hl_assert_eq 6 "$(m hopless_service_active_connections "$svc")" "active, both sets held"
     hl_stop_pid "$HL_DAEMON_PID"
     echo go >"$DIR/go1"
