@@ -7,6 +7,20 @@
 //       The close is an RST (SO_LINGER 0) unless --fin, so the loop leaves no
 //       TIME_WAIT behind to disturb later rounds.
 //
+//   connect_latency [-n COUNT] [-t SECONDS] [-w WARMUP] [--fin] [--http]
+//                   --pair ADDR2 PORT2 [--block K] ADDR PORT
+//       The same for two destinations at once, taken in turn K connects at a
+//       time (A B, then B A, ...), so that both see the same machine: a VM
+//       that flips between slow modes for seconds moves a separate run's p50
+//       by microseconds, but moves both halves of a pair alike. Prints the
+//       line above for ADDR, then b_-prefixed keys for ADDR2, each side's CPU
+//       per connection (cpu_ns, b_cpu_ns: the thread's CPU clock, read at
+//       block boundaries only) and pair_p50_diff_ns, the median over blocks
+//       of (a B block's p50 - the A block's beside it). --pair-cgroup-fd FD:
+//       the B side runs in a child process that first writes its pid to FD
+//       (a cgroup.procs the caller opened), to compare two cgroups; the two
+//       processes take turns, never run at once.
+//
 //   connect_latency --until ok|refused [-t SECONDS] [--interval-us US]
 //                   [--rename SRC DST] [--signal PID:SIG] ADDR PORT
 //       Config-change latency: take t0, optionally rename SRC over DST and/or
@@ -17,10 +31,12 @@
 // Traffic goes only where ADDR points; the benchmark scripts point it at
 // loopback, VIPs in 127.255.0.0/16, or addresses inside their own netns.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -84,11 +100,15 @@ struct Options {
     pid_t signal_pid = 0;
     int signal_no = 0;
     Target target;
+    bool paired = false;
+    Target pair;        // --pair: the second destination
+    long block = 10;    // --block: connects per turn
+    int pair_cg_fd = -1; // --pair-cgroup-fd: the second side's cgroup.procs
 };
 
 // One fresh connection. Returns 0 or the errno of connect(); fills the times.
-int one(const Options& o, ns_t& connect_ns, ns_t& total_ns) {
-    int fd = socket(o.target.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int one(const Options& o, const Target& target, ns_t& connect_ns, ns_t& total_ns) {
+    int fd = socket(target.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return errno;
     if (!o.fin) {
         linger l{1, 0};
@@ -98,7 +118,7 @@ int one(const Options& o, ns_t& connect_ns, ns_t& total_ns) {
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ns_t t0 = now_ns();
-    int rc = connect(fd, reinterpret_cast<const sockaddr*>(&o.target.ss), o.target.len);
+    int rc = connect(fd, reinterpret_cast<const sockaddr*>(&target.ss), target.len);
     int err = rc == 0 ? 0 : errno;
     ns_t t1 = now_ns();
     connect_ns = t1 - t0;
@@ -137,14 +157,14 @@ void print_dist(const char* prefix, std::vector<ns_t>& v) {
 int run_distribution(const Options& o) {
     ns_t deadline = now_ns() + static_cast<ns_t>(o.seconds * 1e9);
     ns_t c = 0, t = 0;
-    for (long i = 0; i < o.warmup && now_ns() < deadline; ++i) one(o, c, t);
+    for (long i = 0; i < o.warmup && now_ns() < deadline; ++i) one(o, o.target, c, t);
     std::vector<ns_t> conn, total;
     conn.reserve(o.count);
     total.reserve(o.count);
     long failed = 0, attempts = 0;
     int last_err = 0;
     for (; attempts < o.count && now_ns() < deadline; ++attempts) {
-        int err = one(o, c, t);
+        int err = one(o, o.target, c, t);
         if (err) {
             ++failed;
             last_err = err;
@@ -159,6 +179,202 @@ int run_distribution(const Options& o) {
     if (failed) std::printf(" last_error=%s", std::strerror(last_err));
     std::printf("\n");
     return failed == attempts ? 1 : 0;
+}
+
+// One side of a paired run.
+struct Side {
+    const Target* target = nullptr;
+    std::vector<ns_t> conn, total;
+    long attempts = 0, failed = 0;
+    int last_err = 0;
+    ns_t cpu_ns = 0; // the thread's CPU time in this side's blocks
+};
+
+// K connects to one side; returns the block's p50.
+ns_t run_block(const Options& o, Side& s, long k) {
+    std::vector<ns_t> b;
+    b.reserve(static_cast<size_t>(k));
+    ns_t c = 0, t = 0;
+    ns_t cpu0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    for (long i = 0; i < k; ++i) {
+        ++s.attempts;
+        int err = one(o, *s.target, c, t);
+        if (err) {
+            ++s.failed;
+            s.last_err = err;
+            continue;
+        }
+        s.conn.push_back(c);
+        s.total.push_back(t);
+        b.push_back(c);
+    }
+    s.cpu_ns += now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    if (b.empty()) return 0;
+    std::sort(b.begin(), b.end());
+    return pct(b, 50);
+}
+
+bool write_all(int fd, const void* p, size_t n) {
+    auto* c = static_cast<const char*>(p);
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        c += w;
+        n -= static_cast<size_t>(w);
+    }
+    return true;
+}
+
+bool read_all(int fd, void* p, size_t n) {
+    auto* c = static_cast<char*>(p);
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        c += r;
+        n -= static_cast<size_t>(r);
+    }
+    return true;
+}
+
+// The second side of a pair in a process of its own, in another cgroup (a
+// socket belongs to the cgroup of the task that made it): the two take turns
+// through two pipes, so only one of them runs at a time.
+class RemoteSide {
+public:
+    // Forks the child; it joins the cgroup whose cgroup.procs is open as
+    // cg_fd (opened before the client entered its netns, whose /sys hides
+    // the cgroup tree) and waits for its turns.
+    bool start(const Options& o, int cg_fd) {
+        int go[2], done[2];
+        if (pipe2(go, O_CLOEXEC) || pipe2(done, O_CLOEXEC)) return false;
+        pid_ = fork();
+        if (pid_ < 0) return false;
+        if (pid_ == 0) {
+            close(go[1]);
+            close(done[0]);
+            std::string me = std::to_string(getpid());
+            if (write(cg_fd, me.data(), me.size()) != static_cast<ssize_t>(me.size())) {
+                std::fprintf(stderr, "connect_latency: joining the --pair-cgroup-fd cgroup: %s\n", std::strerror(errno));
+                _exit(3);
+            }
+            _exit(serve(o, go[0], done[1]));
+        }
+        close(go[0]);
+        close(done[1]);
+        go_ = go[1];
+        done_ = done[0];
+        return true;
+    }
+
+    // k > 0: a block of k connects, returns its p50; k < 0: -k warmup connects.
+    bool turn(long k, ns_t& p50) { return write_all(go_, &k, sizeof k) && read_all(done_, &p50, sizeof p50); }
+
+    bool finish(Side& s) {
+        long k = 0;
+        size_t n = 0;
+        bool ok = write_all(go_, &k, sizeof k) && read_all(done_, &s.attempts, sizeof s.attempts) &&
+                  read_all(done_, &s.failed, sizeof s.failed) && read_all(done_, &s.last_err, sizeof s.last_err) &&
+                  read_all(done_, &s.cpu_ns, sizeof s.cpu_ns) && read_all(done_, &n, sizeof n);
+        if (ok && n <= 100000000) {
+            s.conn.resize(n);
+            s.total.resize(n);
+            ok = read_all(done_, s.conn.data(), n * sizeof(ns_t)) && read_all(done_, s.total.data(), n * sizeof(ns_t));
+        }
+        close(go_);
+        close(done_);
+        int st = 0;
+        waitpid(pid_, &st, 0);
+        return ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+
+private:
+    static int serve(const Options& o, int go, int done) {
+        Side s;
+        s.target = &o.pair;
+        long k;
+        while (read_all(go, &k, sizeof k) && k != 0) {
+            ns_t p50 = 0, c = 0, t = 0;
+            if (k < 0) {
+                for (long i = 0; i < -k; ++i) one(o, o.pair, c, t);
+            } else {
+                p50 = run_block(o, s, k);
+            }
+            if (!write_all(done, &p50, sizeof p50)) return 4;
+        }
+        size_t n = s.conn.size();
+        bool ok = write_all(done, &s.attempts, sizeof s.attempts) && write_all(done, &s.failed, sizeof s.failed) &&
+                  write_all(done, &s.last_err, sizeof s.last_err) && write_all(done, &s.cpu_ns, sizeof s.cpu_ns) &&
+                  write_all(done, &n, sizeof n) && write_all(done, s.conn.data(), n * sizeof(ns_t)) &&
+                  write_all(done, s.total.data(), n * sizeof(ns_t));
+        return ok ? 0 : 4;
+    }
+
+    pid_t pid_ = -1;
+    int go_ = -1, done_ = -1;
+};
+
+int run_paired(const Options& o) {
+    ns_t deadline = now_ns() + static_cast<ns_t>(o.seconds * 1e9);
+    ns_t c = 0, t = 0;
+    Side a, b;
+    a.target = &o.target;
+    b.target = &o.pair;
+    RemoteSide remote;
+    const bool two = o.pair_cg_fd >= 0;
+    if (two && !remote.start(o, o.pair_cg_fd)) {
+        std::fprintf(stderr, "connect_latency: cannot start the second side: %s\n", std::strerror(errno));
+        return 2;
+    }
+    bool broken = false;
+    auto block_b = [&](long k) -> ns_t {
+        if (!two) return run_block(o, b, k);
+        ns_t p50 = 0;
+        if (!remote.turn(k, p50)) broken = true;
+        return p50;
+    };
+    for (long i = 0; i < o.warmup; ++i) one(o, o.target, c, t);
+    if (two) {
+        ns_t ignored;
+        broken = !remote.turn(-o.warmup, ignored);
+    } else {
+        for (long i = 0; i < o.warmup; ++i) one(o, o.pair, c, t);
+    }
+    a.conn.reserve(o.count);
+    std::vector<ns_t> diffs;
+    // Each turn is a pair of blocks, A then B or B then A (alternating, so
+    // neither side always runs second in a pair).
+    for (long turn = 0; !broken && a.attempts < o.count && now_ns() < deadline; ++turn) {
+        long k = std::min(o.block, o.count - a.attempts);
+        ns_t pa, pb;
+        if (turn % 2 == 0) {
+            pa = run_block(o, a, k);
+            pb = block_b(k);
+        } else {
+            pb = block_b(k);
+            pa = run_block(o, a, k);
+        }
+        if (pa && pb) diffs.push_back(pb - pa);
+    }
+    if (two && !remote.finish(b)) broken = true;
+    if (broken) {
+        std::fprintf(stderr, "connect_latency: the second side (another process) failed\n");
+        return 2;
+    }
+    auto side = [&](const char* prefix, Side& s) {
+        std::printf("%s%scount=%zu %sattempts=%ld %sfailed=%ld", prefix[0] ? " " : "", prefix, s.conn.size(), prefix,
+                    s.attempts, prefix, s.failed);
+        print_dist(prefix, s.conn);
+        if (o.http) print_dist((std::string(prefix) + "http_").c_str(), s.total);
+        std::printf(" %scpu_ns=%lld", prefix, s.attempts ? s.cpu_ns / static_cast<ns_t>(s.attempts) : 0);
+        if (s.failed) std::printf(" %slast_error=%s", prefix, std::strerror(s.last_err));
+    };
+    side("", a);
+    side("b_", b);
+    std::sort(diffs.begin(), diffs.end());
+    std::printf(" pairs=%zu pair_p50_diff_ns=%lld\n", diffs.size(), diffs.empty() ? 0 : pct(diffs, 50));
+    return a.failed == a.attempts || b.failed == b.attempts ? 1 : 0;
 }
 
 int run_until(const Options& o) {
@@ -178,7 +394,7 @@ int run_until(const Options& o) {
     ns_t c = 0, t = 0;
     while (now_ns() < deadline) {
         ++attempts;
-        int err = one(o, c, t);
+        int err = one(o, o.target, c, t);
         bool matched = want_ok ? err == 0 : err == ECONNREFUSED;
         if (matched) {
             std::printf("change_ns=%lld attempts=%ld\n", now_ns() - t0, attempts);
@@ -193,6 +409,8 @@ int run_until(const Options& o) {
 void usage() {
     std::fputs(
         "usage: connect_latency [-n COUNT] [-t SECONDS] [-w WARMUP] [--fin] [--http] ADDR PORT\n"
+        "       connect_latency [-n COUNT] [-t SECONDS] [-w WARMUP] [--fin] [--http]\n"
+        "                       --pair ADDR2 PORT2 [--block K] [--pair-cgroup-fd FD] ADDR PORT\n"
         "       connect_latency --until ok|refused [-t SECONDS] [--interval-us US]\n"
         "                       [--rename SRC DST] [--signal PID:SIG] ADDR PORT\n",
         stderr);
@@ -217,6 +435,16 @@ int main(int argc, char** argv) {
         else if (a == "--fin") o.fin = true;
         else if (a == "--http") o.http = true;
         else if (a == "--until") need(1), o.until = argv[++i];
+        else if (a == "--pair") {
+            need(2);
+            if (!parse_target(argv[i + 1], argv[i + 2], o.pair)) {
+                usage();
+                return 2;
+            }
+            o.paired = true;
+            i += 2;
+        } else if (a == "--block") need(1), o.block = std::atol(argv[++i]);
+        else if (a == "--pair-cgroup-fd") need(1), o.pair_cg_fd = std::atoi(argv[++i]);
         else if (a == "--interval-us") need(1), o.interval_us = std::atol(argv[++i]);
         else if (a == "--rename") need(2), o.rename_src = argv[++i], o.rename_dst = argv[++i];
         else if (a == "--signal") {
@@ -234,10 +462,12 @@ int main(int argc, char** argv) {
         } else pos.push_back(argv[i]);
     }
     if (pos.size() != 2 || !parse_target(pos[0], pos[1], o.target) || o.count <= 0 || o.count > 10000000 ||
-        o.seconds <= 0 || o.seconds > 3600 || (!o.until.empty() && o.until != "ok" && o.until != "refused")) {
+        o.seconds <= 0 || o.seconds > 3600 || (!o.until.empty() && o.until != "ok" && o.until != "refused") ||
+        o.block <= 0 || o.block > 100000 || (o.paired && !o.until.empty()) || (o.pair_cg_fd >= 0 && !o.paired)) {
         usage();
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    return o.until.empty() ? run_distribution(o) : run_until(o);
+    if (!o.until.empty()) return run_until(o);
+    return o.paired ? run_paired(o) : run_distribution(o);
 }

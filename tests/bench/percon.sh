@@ -15,6 +15,7 @@
 #   hopless-1b   the same through a second daemon (HOPLESSD_B, e.g. a variant
 #                of the datapath; default: the same hoplessd), attached to a
 #                cgroup of its own, plus EXTRA_B when given
+#   direct+hook-b  direct+hook from hopless-1b's cgroup (needs hopless-1b in WAYS)
 #
 # Every round runs each way once per mode, ways interleaved, start rotating:
 #   clean   counters that cost (nearly) nothing: wrk's task-clock (perf
@@ -32,13 +33,23 @@
 #           medians of the per-round differences of p50, of the client's
 #           task-clock and of the min (the min holds when the machine flips
 #           between slow modes that move a round's p50 by microseconds)
+#   pair    connect_latency --pair: the two ways of PAIR ("direct+hook
+#           hopless-1", both from the attached cgroup: one process; two ways
+#           of two cgroups, such as "direct direct+hook" or "hopless-1
+#           hopless-1b": two processes on one CPU that take turns), taken
+#           in turn PAIR_BLOCK connects at a time, so both see the same
+#           machine even when it flips modes within a round; per round each
+#           side's p50, min and CPU per connect+close (the thread's CPU
+#           clock), and the median over blocks of the p50 difference.
+#           PAIR_HTTP=1 adds a whole HTTP/1.0 request per connection (the
+#           time to its answer: a short-connection request, one at a time)
 # and everything is divided by the connections wrk made (one per request).
 # Without hardware counters (a VM) perf samples cpu-clock; time spent with
 # interrupts off is charged to where they are turned back on.
 #
 # Knobs (env):
 #   ROUNDS (3), DURATION (5 s per wrk run), CONNS (16), WAYS, MODES ("clean perf tp"),
-#   CONNECTS (5000, mode cl)
+#   CONNECTS (5000, modes cl and pair, per side), PAIR, PAIR_BLOCK (10), PAIR_HTTP
 #   PERF_FREQ (1999 Hz), PERF_TOP (40 rows), PERF_FOCUS (symbols), BPF_STATS (1)
 #   QUIET      seconds to wait before each run for other sessions' CPU use to
 #              drop below 10% of a CPU (0: no wait; the run goes on regardless)
@@ -49,6 +60,8 @@
 #   EXTRA_B    "OBJ:TYPE": a BPF object whose programs bpftool loads and
 #              attaches (type TYPE, e.g. sock_ops) to hopless-1b's cgroup too,
 #              to price an extra hook such as a sockops program
+#   DETACH_A   attach types (bpftool's names, e.g. "sock_ops") whose programs
+#              are detached from daemon a's cgroup after it started
 #   MEMCG_B=1  daemon b runs in a memory cgroup of its own (a child of ours),
 #              as under systemd: its maps, and so the socket storage, are
 #              charged to another memcg than the task's sockets
@@ -70,6 +83,9 @@ BPF_STATS=${BPF_STATS:-1}
 TPS="irq:softirq_entry,irq:softirq_raise,sched:sched_switch,sched:sched_wakeup,kmem:kmalloc,kmem:kfree,kmem:kmem_cache_alloc,kmem:kmem_cache_free,kmem:mm_page_alloc,kmem:mm_page_free,skb:kfree_skb,skb:consume_skb,tcp:tcp_destroy_sock,tcp:tcp_retransmit_skb,sock:inet_sock_set_state,net:netif_rx,net:net_dev_queue"
 QUIET=${QUIET:-0}
 CONNECTS=${CONNECTS:-5000}
+PAIR=${PAIR:-"direct+hook hopless-1"}
+PAIR_BLOCK=${PAIR_BLOCK:-10}
+PAIR_HTTP=${PAIR_HTTP:-0}
 NICE=${NICE:-0}
 # Symbols always listed by the perf mode (inclusive time per connection).
 PERF_FOCUS=${PERF_FOCUS:-__x64_sys_connect,__cgroup_bpf_run_filter_sock_addr,bpf_prog_hl_connect4,bpf_sk_storage_get,bpf_local_storage_update,bpf_selem_alloc,bpf_local_storage_alloc,bpf_sk_storage_delete,tcp_v4_connect,__inet_hash_connect,ip_route_output_key_hash,__x64_sys_close,__sk_destruct,bpf_sk_storage_free,bpf_local_storage_destroy,call_rcu,call_rcu_tasks_trace,kvfree_call_rcu,rcu_core,rcu_do_batch,tcp_v4_rcv,tcp_time_wait,inet_twsk_kill,process_backlog,__memcg_slab_post_alloc_hook,__memcg_slab_free_hook,obj_cgroup_charge,refill_obj_stock,drain_obj_stock,bpf_map_kzalloc,kfree_rcu_monitor,kfree_rcu_work,kvfree_rcu_bulk,kvfree_rcu_list,kmem_cache_free_bulk,rcu_tasks_invoke_cbs}
@@ -92,7 +108,7 @@ if [[ -z ${HOPLESSD:-} ]]; then
     done
 fi
 hb_find_hoplessd
-[[ " $MODES " == *" cl "* ]] && hb_build_connect_latency
+[[ " $MODES " == *" cl "* || " $MODES " == *" pair "* ]] && hb_build_connect_latency
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
 MACHINE=$(hb_machine)
 OLD_BPF_STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
@@ -169,13 +185,29 @@ if [[ " $WAYS " == *" hopless-1b "* ]]; then
     fi
 fi
 
+# DETACH_A="sock_ops ...": take daemon a's programs of these attach types off
+# its cgroup (bpftool link detach), to price one hook by its absence.
+for t in ${DETACH_A:-}; do
+    n=0
+    for pid in $(bpftool -j cgroup show "$HL" |
+                 jq -r --arg t "${t#cgroup_}" '.[] | select(.attach_type == $t or .attach_type == "cgroup_" + $t) | .id'); do
+        for lid in $(bpftool -j link show | jq -r --argjson p "$pid" '.[] | select(.prog_id == $p) | .id'); do
+            bpftool link detach id "$lid" || hb_die "cannot detach link $lid ($t)"
+            hb_log "DETACH_A: detached link $lid (prog $pid, $t) from $HL"
+            n=$((n + 1))
+        done
+    done
+    ((n)) || hb_die "DETACH_A: no link of attach type '$t' on $HL (bpftool -j cgroup show $HL)"
+done
+
 way_def() {  # -> "cgroup host:port"
     case $1 in
         direct)      echo "$PLAIN $B1:8080" ;;
         direct+hook) echo "$HL $B1:8080" ;;
         hopless-1)   echo "$HL 127.255.0.1:80" ;;
         hopless-1b)  echo "$HLB 127.255.0.1:80" ;;
-        *) hb_die "unknown way '$1' (direct direct+hook hopless-1 hopless-1b)" ;;
+        direct+hook-b) echo "$HLB $B1:8080" ;;
+        *) hb_die "unknown way '$1' (direct direct+hook hopless-1 hopless-1b direct+hook-b)" ;;
     esac
 }
 for w in $WAYS; do
@@ -285,6 +317,33 @@ run_cl() {  # ROUND WAY: connect() latency instead of wrk
     hb_log "round $r cl $w: $line task-clock ${ms:-?} ms"
 }
 
+run_pair() {  # ROUND: the two ways of PAIR, in turn, in one process
+    local r=$1 wa wb cga hpa cgb hpb line k st ms
+    read -r wa wb <<<"$PAIR"
+    read -r cga hpa < <(way_def "$wa")
+    read -r cgb hpb < <(way_def "$wb")
+    ((QUIET > 0)) && wait_quiet
+    st=$DATA/pair-$r.stat
+    local opts=()
+    ((PAIR_HTTP)) && opts+=(--http)
+    # Two cgroups: the second side is a child process that joins its cgroup
+    # through fd 9, opened here (inside the netns /sys hides the tree).
+    [[ $cga == "$cgb" ]] || opts+=(--pair-cgroup-fd 9)
+    line=$(hb_run "$cga" "$C" "$CLIENT_CPU" nice -n "$NICE" timeout 120 \
+        perf stat -x, -e task-clock -o "$st" -- "$HB_CL" -n "$CONNECTS" -t 90 --block "$PAIR_BLOCK" "${opts[@]}" \
+        --pair "${hpb%:*}" "${hpb##*:}" "${hpa%:*}" "${hpa##*:}" 9>"$cgb/cgroup.procs" || true)
+    # Keyed by side (a, b): PAIR may name one way twice (an A/A check).
+    for k in p50 p90 min cpu http_p50; do
+        record "$r" pair a "pr_$k" "$(hb_kv "${k}_ns" <<<"$line")"
+        record "$r" pair b "pr_$k" "$(hb_kv "b_${k}_ns" <<<"$line")"
+    done
+    record "$r" pair a pr_failed "$(hb_kv failed <<<"$line")"
+    record "$r" pair b pr_failed "$(hb_kv b_failed <<<"$line")"
+    record "$r" pair b pr_blockdiff "$(hb_kv pair_p50_diff_ns <<<"$line")"
+    ms=$(awk -F, '$3 == "task-clock" { print $1 }' "$st")
+    hb_log "round $r pair $wa/$wb: $line task-clock ${ms:-?} ms"
+}
+
 run_one() {  # ROUND MODE WAY
     local r=$1 m=$2 w=$3 cg hp tag=$1-$2-${3//+/_} perfpid=""
     [[ $m == cl ]] && { run_cl "$r" "$w"; return 0; }
@@ -345,11 +404,12 @@ NW=${#WAY_LIST[@]}
 HOPLESSD_B=${HOPLESSD_B:-}
 for ((r = 1; r <= ROUNDS; r++)); do
     for m in $MODES; do
+        [[ $m == pair ]] && { run_pair "$r"; continue; }
         for ((k = 0; k < NW; k++)); do run_one "$r" "$m" "${WAY_LIST[(k + r - 1) % NW]}"; done
     done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -p START MACHINE LOAD_END ROUNDS DURATION CONNS WAYS MODES CONNECTS PERF_FREQ BPF_STATS NICE HB_HOPLESSD HOPLESSD_B EXTRA_B MEMCG_B 2>/dev/null >"$DATA/meta.sh" || true
+declare -p START MACHINE LOAD_END ROUNDS DURATION CONNS WAYS MODES CONNECTS PAIR PAIR_BLOCK PAIR_HTTP PERF_FREQ BPF_STATS NICE HB_HOPLESSD HOPLESSD_B EXTRA_B MEMCG_B DETACH_A 2>/dev/null >"$DATA/meta.sh" || true
 fi
 
 # ---- report ------------------------------------------------------------------
@@ -457,6 +517,34 @@ report() {
                 for (j = 1; j <= n; j++) x[++m] = a[i, j]
                 for (j = 2; j <= m; j++) { t = x[j]; for (l = j - 1; l >= 1 && x[l] > t; l--) x[l + 1] = x[l]; x[l + 1] = t }
                 return m % 2 ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2 }' "$RAW"
+        echo
+    fi
+    if has_mode pair; then
+        local wa wb
+        read -r wa wb <<<"$PAIR"
+        echo "Mode pair (connect_latency --pair: $wa and $wb in one process, in turns of $PAIR_BLOCK connects, $CONNECTS each per round; RST close$( ((PAIR_HTTP)) && echo "; each with an HTTP/1.0 request")), us:"
+        echo
+        echo "| round | $wa p50, min, CPU | $wb p50, min, CPU | $wb - $wa: p50, min, CPU | median over blocks of the p50 difference |$( ((PAIR_HTTP)) && echo " HTTP answer p50: $wa, $wb, ratio |")"
+        echo "|---|---|---|---|---|$( ((PAIR_HTTP)) && echo "---|")"
+        awk -F'\t' -v a=a -v b=b -v http="$PAIR_HTTP" '$2 == "pair" { v[$1, $3, $4] = $5; if ($1 > n) n = $1 }
+            END { for (r = 1; r <= n; r++) {
+                    dp[r] = (v[r, b, "pr_p50"] - v[r, a, "pr_p50"]) / 1000
+                    dm[r] = (v[r, b, "pr_min"] - v[r, a, "pr_min"]) / 1000
+                    dc[r] = (v[r, b, "pr_cpu"] - v[r, a, "pr_cpu"]) / 1000
+                    db[r] = v[r, b, "pr_blockdiff"] / 1000
+                    hr[r] = v[r, a, "pr_http_p50"] > 0 ? v[r, b, "pr_http_p50"] / v[r, a, "pr_http_p50"] : 0
+                    line = sprintf("| %d | %.2f, %.2f, %.2f | %.2f, %.2f, %.2f | %+.2f, %+.3f, %+.2f | %+.2f |", r,
+                        v[r, a, "pr_p50"] / 1000, v[r, a, "pr_min"] / 1000, v[r, a, "pr_cpu"] / 1000,
+                        v[r, b, "pr_p50"] / 1000, v[r, b, "pr_min"] / 1000, v[r, b, "pr_cpu"] / 1000, dp[r], dm[r], dc[r], db[r])
+                    if (http) line = line sprintf(" %.2f, %.2f, %.3f |", v[r, a, "pr_http_p50"] / 1000, v[r, b, "pr_http_p50"] / 1000, hr[r])
+                    print line }
+                line = sprintf("| median | | | %+.2f, %+.3f, %+.2f | %+.2f |", med(dp, n), med(dm, n), med(dc, n), med(db, n))
+                if (http) line = line sprintf(" %.3f |", med(hr, n))
+                print line }
+            function med(x, n,    y, j, l, t) {
+                for (j = 1; j <= n; j++) y[j] = x[j]
+                for (j = 2; j <= n; j++) { t = y[j]; for (l = j - 1; l >= 1 && y[l] > t; l--) y[l + 1] = y[l]; y[l + 1] = t }
+                return n % 2 ? y[(n + 1) / 2] : (y[n / 2] + y[n / 2 + 1]) / 2 }' "$RAW"
         echo
     fi
     if has_mode tp; then
