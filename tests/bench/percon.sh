@@ -42,7 +42,9 @@
 #           side's p50, min and CPU per connect+close (the thread's CPU
 #           clock), and the median over blocks of the p50 difference.
 #           PAIR_HTTP=1 adds a whole HTTP/1.0 request per connection (the
-#           time to its answer: a short-connection request, one at a time)
+#           time to its answer: a short-connection request, one at a time);
+#           PAIR_FIN=1 closes with a FIN instead of an RST (with PAIR_HTTP
+#           the server closes first, as wrk's Connection: close does)
 # and everything is divided by the connections wrk made (one per request).
 # Without hardware counters (a VM) perf samples cpu-clock; time spent with
 # interrupts off is charged to where they are turned back on.
@@ -86,6 +88,7 @@ CONNECTS=${CONNECTS:-5000}
 PAIR=${PAIR:-"direct+hook hopless-1"}
 PAIR_BLOCK=${PAIR_BLOCK:-10}
 PAIR_HTTP=${PAIR_HTTP:-0}
+PAIR_FIN=${PAIR_FIN:-0}
 NICE=${NICE:-0}
 # Symbols always listed by the perf mode (inclusive time per connection).
 PERF_FOCUS=${PERF_FOCUS:-__x64_sys_connect,__cgroup_bpf_run_filter_sock_addr,bpf_prog_hl_connect4,bpf_sk_storage_get,bpf_local_storage_update,bpf_selem_alloc,bpf_local_storage_alloc,bpf_sk_storage_delete,tcp_v4_connect,__inet_hash_connect,ip_route_output_key_hash,__x64_sys_close,__sk_destruct,bpf_sk_storage_free,bpf_local_storage_destroy,call_rcu,call_rcu_tasks_trace,kvfree_call_rcu,rcu_core,rcu_do_batch,tcp_v4_rcv,tcp_time_wait,inet_twsk_kill,process_backlog,__memcg_slab_post_alloc_hook,__memcg_slab_free_hook,obj_cgroup_charge,refill_obj_stock,drain_obj_stock,bpf_map_kzalloc,kfree_rcu_monitor,kfree_rcu_work,kvfree_rcu_bulk,kvfree_rcu_list,kmem_cache_free_bulk,rcu_tasks_invoke_cbs}
@@ -326,6 +329,7 @@ run_pair() {  # ROUND: the two ways of PAIR, in turn, in one process
     st=$DATA/pair-$r.stat
     local opts=()
     ((PAIR_HTTP)) && opts+=(--http)
+    ((PAIR_FIN)) && opts+=(--fin)
     # Two cgroups: the second side is a child process that joins its cgroup
     # through fd 9, opened here (inside the netns /sys hides the tree).
     [[ $cga == "$cgb" ]] || opts+=(--pair-cgroup-fd 9)
@@ -409,7 +413,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -p START MACHINE LOAD_END ROUNDS DURATION CONNS WAYS MODES CONNECTS PAIR PAIR_BLOCK PAIR_HTTP PERF_FREQ BPF_STATS NICE HB_HOPLESSD HOPLESSD_B EXTRA_B MEMCG_B DETACH_A 2>/dev/null >"$DATA/meta.sh" || true
+declare -p START MACHINE LOAD_END ROUNDS DURATION CONNS WAYS MODES CONNECTS PAIR PAIR_BLOCK PAIR_HTTP PAIR_FIN PERF_FREQ BPF_STATS NICE HB_HOPLESSD HOPLESSD_B EXTRA_B MEMCG_B DETACH_A 2>/dev/null >"$DATA/meta.sh" || true
 fi
 
 # ---- report ------------------------------------------------------------------
@@ -522,7 +526,7 @@ report() {
     if has_mode pair; then
         local wa wb
         read -r wa wb <<<"$PAIR"
-        echo "Mode pair (connect_latency --pair: $wa and $wb in one process, in turns of $PAIR_BLOCK connects, $CONNECTS each per round; RST close$( ((PAIR_HTTP)) && echo "; each with an HTTP/1.0 request")), us:"
+        echo "Mode pair (connect_latency --pair: $wa and $wb in one process, in turns of $PAIR_BLOCK connects, $CONNECTS each per round; $( ((PAIR_FIN)) && echo "FIN" || echo "RST") close$( ((PAIR_HTTP)) && echo "; each with an HTTP/1.0 request")), us:"
         echo
         echo "| round | $wa p50, min, CPU | $wb p50, min, CPU | $wb - $wa: p50, min, CPU | median over blocks of the p50 difference |$( ((PAIR_HTTP)) && echo " HTTP answer p50: $wa, $wb, ratio |")"
         echo "|---|---|---|---|---|$( ((PAIR_HTTP)) && echo "---|")"
