@@ -181,13 +181,19 @@ int run_distribution(const Options& o) {
     return failed == attempts ? 1 : 0;
 }
 
+// What a side counts besides its samples (sent whole from a child side).
+struct Tally {
+    long attempts = 0, failed = 0;
+    int last_err = 0;
+    ns_t cpu_ns = 0; // the thread's CPU time in this side's blocks
+    size_t samples = 0; // conn.size(), set when a child sends it
+};
+
 // One side of a paired run.
 struct Side {
     const Target* target = nullptr;
     std::vector<ns_t> conn, total;
-    long attempts = 0, failed = 0;
-    int last_err = 0;
-    ns_t cpu_ns = 0; // the thread's CPU time in this side's blocks
+    Tally tally;
 };
 
 // K connects to one side; returns the block's p50.
@@ -197,18 +203,18 @@ ns_t run_block(const Options& o, Side& s, long k) {
     ns_t c = 0, t = 0;
     ns_t cpu0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     for (long i = 0; i < k; ++i) {
-        ++s.attempts;
+        ++s.tally.attempts;
         int err = one(o, *s.target, c, t);
         if (err) {
-            ++s.failed;
-            s.last_err = err;
+            ++s.tally.failed;
+            s.tally.last_err = err;
             continue;
         }
         s.conn.push_back(c);
         s.total.push_back(t);
         b.push_back(c);
     }
-    s.cpu_ns += now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    s.tally.cpu_ns += now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
     if (b.empty()) return 0;
     std::sort(b.begin(), b.end());
     return pct(b, 50);
@@ -271,13 +277,12 @@ public:
     // k > 0: a block of k connects, returns its p50; k < 0: -k warmup connects.
     bool turn(long k, ns_t& p50) { return write_all(go_, &k, sizeof k) && read_all(done_, &p50, sizeof p50); }
 
+    // Ends the child's turns and takes its tally and samples.
     bool finish(Side& s) {
         long k = 0;
-        size_t n = 0;
-        bool ok = write_all(go_, &k, sizeof k) && read_all(done_, &s.attempts, sizeof s.attempts) &&
-                  read_all(done_, &s.failed, sizeof s.failed) && read_all(done_, &s.last_err, sizeof s.last_err) &&
-                  read_all(done_, &s.cpu_ns, sizeof s.cpu_ns) && read_all(done_, &n, sizeof n);
-        if (ok && n <= 100000000) {
+        bool ok = write_all(go_, &k, sizeof k) && read_all(done_, &s.tally, sizeof s.tally) && s.tally.samples <= 100000000;
+        if (ok) {
+            size_t n = s.tally.samples;
             s.conn.resize(n);
             s.total.resize(n);
             ok = read_all(done_, s.conn.data(), n * sizeof(ns_t)) && read_all(done_, s.total.data(), n * sizeof(ns_t));
@@ -303,11 +308,10 @@ private:
             }
             if (!write_all(done, &p50, sizeof p50)) return 4;
         }
-        size_t n = s.conn.size();
-        bool ok = write_all(done, &s.attempts, sizeof s.attempts) && write_all(done, &s.failed, sizeof s.failed) &&
-                  write_all(done, &s.last_err, sizeof s.last_err) && write_all(done, &s.cpu_ns, sizeof s.cpu_ns) &&
-                  write_all(done, &n, sizeof n) && write_all(done, s.conn.data(), n * sizeof(ns_t)) &&
-                  write_all(done, s.total.data(), n * sizeof(ns_t));
+        s.tally.samples = s.conn.size();
+        size_t bytes = s.tally.samples * sizeof(ns_t);
+        bool ok = write_all(done, &s.tally, sizeof s.tally) && write_all(done, s.conn.data(), bytes) &&
+                  write_all(done, s.total.data(), bytes);
         return ok ? 0 : 4;
     }
 
@@ -337,7 +341,7 @@ int run_paired(const Options& o) {
     for (long i = 0; i < o.warmup; ++i) one(o, o.target, c, t);
     if (two) {
         ns_t ignored;
-        broken = !remote.turn(-o.warmup, ignored);
+        broken = o.warmup > 0 && !remote.turn(-o.warmup, ignored); // a turn of 0 would end the child
     } else {
         for (long i = 0; i < o.warmup; ++i) one(o, o.pair, c, t);
     }
@@ -345,8 +349,8 @@ int run_paired(const Options& o) {
     std::vector<ns_t> diffs;
     // Each turn is a pair of blocks, A then B or B then A (alternating, so
     // neither side always runs second in a pair).
-    for (long turn = 0; !broken && a.attempts < o.count && now_ns() < deadline; ++turn) {
-        long k = std::min(o.block, o.count - a.attempts);
+    for (long turn = 0; !broken && a.tally.attempts < o.count && now_ns() < deadline; ++turn) {
+        long k = std::min(o.block, o.count - a.tally.attempts);
         ns_t pa, pb;
         if (turn % 2 == 0) {
             pa = run_block(o, a, k);
@@ -364,17 +368,17 @@ int run_paired(const Options& o) {
     }
     auto side = [&](const char* prefix, Side& s) {
         std::printf("%s%scount=%zu %sattempts=%ld %sfailed=%ld", prefix[0] ? " " : "", prefix, s.conn.size(), prefix,
-                    s.attempts, prefix, s.failed);
+                    s.tally.attempts, prefix, s.tally.failed);
         print_dist(prefix, s.conn);
         if (o.http) print_dist((std::string(prefix) + "http_").c_str(), s.total);
-        std::printf(" %scpu_ns=%lld", prefix, s.attempts ? s.cpu_ns / static_cast<ns_t>(s.attempts) : 0);
-        if (s.failed) std::printf(" %slast_error=%s", prefix, std::strerror(s.last_err));
+        std::printf(" %scpu_ns=%lld", prefix, s.tally.attempts ? s.tally.cpu_ns / static_cast<ns_t>(s.tally.attempts) : 0);
+        if (s.tally.failed) std::printf(" %slast_error=%s", prefix, std::strerror(s.tally.last_err));
     };
     side("", a);
     side("b_", b);
     std::sort(diffs.begin(), diffs.end());
     std::printf(" pairs=%zu pair_p50_diff_ns=%lld\n", diffs.size(), diffs.empty() ? 0 : pct(diffs, 50));
-    return a.failed == a.attempts || b.failed == b.attempts ? 1 : 0;
+    return a.tally.failed == a.tally.attempts || b.tally.failed == b.tally.attempts ? 1 : 0;
 }
 
 int run_until(const Options& o) {

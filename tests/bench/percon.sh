@@ -51,7 +51,8 @@
 #
 # Knobs (env):
 #   ROUNDS (3), DURATION (5 s per wrk run), CONNS (16), WAYS, MODES ("clean perf tp"),
-#   CONNECTS (5000, modes cl and pair, per side), PAIR, PAIR_BLOCK (10), PAIR_HTTP
+#   CONNECTS (5000, modes cl and pair, per side), PAIR, PAIR_BLOCK (10), PAIR_HTTP,
+#   PAIR_FIN
 #   PERF_FREQ (1999 Hz), PERF_TOP (40 rows), PERF_FOCUS (symbols), BPF_STATS (1)
 #   QUIET      seconds to wait before each run for other sessions' CPU use to
 #              drop below 10% of a CPU (0: no wait; the run goes on regardless)
@@ -526,7 +527,7 @@ report() {
     if has_mode pair; then
         local wa wb
         read -r wa wb <<<"$PAIR"
-        echo "Mode pair (connect_latency --pair: $wa and $wb in one process, in turns of $PAIR_BLOCK connects, $CONNECTS each per round; $( ((PAIR_FIN)) && echo "FIN" || echo "RST") close$( ((PAIR_HTTP)) && echo "; each with an HTTP/1.0 request")), us:"
+        echo "Mode pair (connect_latency --pair: $wa and $wb in one loop, in turns of $PAIR_BLOCK connects, $CONNECTS each per round; $( ((PAIR_FIN)) && echo "FIN" || echo "RST") close$( ((PAIR_HTTP)) && echo "; each with an HTTP/1.0 request")), us:"
         echo
         echo "| round | $wa p50, min, CPU | $wb p50, min, CPU | $wb - $wa: p50, min, CPU | median over blocks of the p50 difference |$( ((PAIR_HTTP)) && echo " HTTP answer p50: $wa, $wb, ratio |")"
         echo "|---|---|---|---|---|$( ((PAIR_HTTP)) && echo "---|")"
