@@ -154,10 +154,20 @@ void print_dist(const char* prefix, std::vector<ns_t>& v) {
                 v.empty() ? 0 : v.back(), prefix, v.empty() ? 0 : static_cast<ns_t>(sum / v.size()));
 }
 
-int run_distribution(const Options& o) {
-    ns_t deadline = now_ns() + static_cast<ns_t>(o.seconds * 1e9);
+// When a run started now must end (-t).
+ns_t deadline_of(const Options& o) { return now_ns() + static_cast<ns_t>(o.seconds * 1e9); }
+
+// n connects whose times are not kept, before the measured ones; like every
+// loop here, bounded in time too.
+void warm_up(const Options& o, const Target& target, long n, ns_t deadline) {
     ns_t c = 0, t = 0;
-    for (long i = 0; i < o.warmup && now_ns() < deadline; ++i) one(o, o.target, c, t);
+    for (long i = 0; i < n && now_ns() < deadline; ++i) one(o, target, c, t);
+}
+
+int run_distribution(const Options& o) {
+    ns_t deadline = deadline_of(o);
+    ns_t c = 0, t = 0;
+    warm_up(o, o.target, o.warmup, deadline);
     std::vector<ns_t> conn, total;
     conn.reserve(o.count);
     total.reserve(o.count);
@@ -298,14 +308,14 @@ private:
     static int serve(const Options& o, int go, int done) {
         Side s;
         s.target = &o.pair;
+        ns_t deadline = deadline_of(o);
         long k;
         while (read_all(go, &k, sizeof k) && k != 0) {
-            ns_t p50 = 0, c = 0, t = 0;
-            if (k < 0) {
-                for (long i = 0; i < -k; ++i) one(o, o.pair, c, t);
-            } else {
+            ns_t p50 = 0;
+            if (k < 0)
+                warm_up(o, o.pair, -k, deadline);
+            else
                 p50 = run_block(o, s, k);
-            }
             if (!write_all(done, &p50, sizeof p50)) return 4;
         }
         s.tally.samples = s.conn.size();
@@ -320,8 +330,7 @@ private:
 };
 
 int run_paired(const Options& o) {
-    ns_t deadline = now_ns() + static_cast<ns_t>(o.seconds * 1e9);
-    ns_t c = 0, t = 0;
+    ns_t deadline = deadline_of(o);
     Side a, b;
     a.target = &o.target;
     b.target = &o.pair;
@@ -338,12 +347,12 @@ int run_paired(const Options& o) {
         if (!remote.turn(k, p50)) broken = true;
         return p50;
     };
-    for (long i = 0; i < o.warmup; ++i) one(o, o.target, c, t);
+    warm_up(o, o.target, o.warmup, deadline);
     if (two) {
         ns_t ignored;
         broken = o.warmup > 0 && !remote.turn(-o.warmup, ignored); // a turn of 0 would end the child
     } else {
-        for (long i = 0; i < o.warmup; ++i) one(o, o.pair, c, t);
+        warm_up(o, o.pair, o.warmup, deadline);
     }
     a.conn.reserve(o.count);
     std::vector<ns_t> diffs;
